@@ -1,0 +1,65 @@
+package provisioners
+
+import (
+	"context"
+
+	"github.com/stratastack/strata/stacks/schema"
+)
+
+// Spec is what a substrate kind accepts in a stack file.
+type Spec struct {
+	Kind string
+	// Attrs and Blocks are the substrate block's settings.
+	Attrs  []schema.Attr
+	Blocks []schema.Block
+	// PoolAttrs are the settings a pool on this substrate may add or
+	// override (instance_type, flavor, template, machines ...).
+	PoolAttrs []schema.Attr
+	// CheckPool, when set, vets a pool against its substrate (for example
+	// that bare-metal machines named by a pool exist); each returned
+	// problem becomes a diagnostic on the pool.
+	CheckPool func(substrate, pool schema.Values, size int) []Problem
+}
+
+// Problem is one thing wrong, to be reported as a diagnostic.
+type Problem struct {
+	Attr    string // the pool attribute it concerns, or "" for the block
+	Summary string
+	Detail  string
+}
+
+// Machine is what the engine asks a provisioner to make.
+type Machine struct {
+	Name     string
+	Tags     map[string]string // strata:stack, strata:pool, strata:index, strata:layer, strata:role
+	CPUs     int
+	MemoryMB int
+	DiskGB   int
+	// Substrate and Pool are the decoded settings from the stack file.
+	Substrate schema.Values
+	Pool      schema.Values
+	UserData  []byte
+}
+
+// Instance is a machine as the substrate reports it.
+type Instance struct {
+	ID        string // the substrate's own id
+	Name      string
+	Tags      map[string]string
+	Addresses []string
+	State     string // substrate-neutral: pending, running, stopped, error, gone
+}
+
+// Provisioner makes, finds and removes machines on one substrate.
+// Implementations tag every machine at or before creation so a crashed run
+// can be adopted by List.
+type Provisioner interface {
+	Spec() Spec
+	Create(ctx context.Context, m Machine) (Instance, error)
+	// Ready waits until the machine runs and has an address.
+	Ready(ctx context.Context, id string) (Instance, error)
+	Read(ctx context.Context, id string) (Instance, error)
+	Delete(ctx context.Context, id string) error
+	// List returns every machine that carries all of tags.
+	List(ctx context.Context, tags map[string]string) ([]Instance, error)
+}

@@ -1,0 +1,145 @@
+package layertest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/stratastack/strata/internal/marathon"
+	"github.com/stratastack/strata/internal/secrets"
+)
+
+// Secrets is a fixed seed so golden files are stable.
+func Secrets(t testing.TB) *secrets.Seed {
+	t.Helper()
+	s, err := secrets.New(bytes.Repeat([]byte{7}, secrets.SeedSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// CloudConfig runs `cloud-init schema --config-file` on a rendered document.
+func CloudConfig(t testing.TB, userData []byte) {
+	t.Helper()
+	bin, err := exec.LookPath("cloud-init")
+	if err != nil {
+		t.Fatalf("cloud-init is not installed (apt-get install --no-install-recommends cloud-init): %v", err)
+	}
+	f := filepath.Join(t.TempDir(), "user-data")
+	if err := os.WriteFile(f, userData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "schema", "--config-file", f).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cloud-init schema rejected the document: %v\n%s\n--- document ---\n%s", err, out, userData)
+	}
+}
+
+func kubeScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, appsv1.AddToScheme, rbacv1.AddToScheme, batchv1.AddToScheme, policyv1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
+// Kubernetes decodes every YAML document in body strictly (unknown or
+// duplicate fields fail) into its k8s.io/api type and returns the objects.
+func Kubernetes(t testing.TB, body []byte) []runtime.Object {
+	t.Helper()
+	s := kubeScheme()
+	ser := kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Yaml: true, Strict: true})
+	r := yaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(body)))
+	var objs []runtime.Object
+	for {
+		doc, err := r.Read()
+		if err != nil {
+			break
+		}
+		if len(bytes.TrimSpace(doc)) == 0 || string(bytes.TrimSpace(doc)) == "---" {
+			continue
+		}
+		obj, gvk, err := ser.Decode(doc, nil, nil)
+		if err != nil {
+			t.Fatalf("object does not decode strictly into k8s.io/api: %v\n%s", err, doc)
+		}
+		if gvk.Kind == "" || gvk.Version == "" {
+			t.Fatalf("object has no apiVersion/kind:\n%s", doc)
+		}
+		objs = append(objs, obj)
+	}
+	if len(objs) == 0 {
+		t.Fatalf("no Kubernetes objects in:\n%s", body)
+	}
+	return objs
+}
+
+// Marathon decodes a Marathon app or group definition strictly and checks
+// the fields Marathon requires.
+func Marathon(t testing.TB, body []byte) {
+	t.Helper()
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		t.Fatalf("Marathon definition is not a JSON object: %v\n%s", err, body)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if _, isGroup := probe["apps"]; isGroup || probe["groups"] != nil {
+		var g marathon.Group
+		if err := dec.Decode(&g); err != nil {
+			t.Fatalf("Marathon group has unknown fields: %v\n%s", err, body)
+		}
+		if err := g.Check(); err != nil {
+			t.Fatalf("Marathon would refuse the group: %v\n%s", err, body)
+		}
+		return
+	}
+	var a marathon.App
+	if err := dec.Decode(&a); err != nil {
+		t.Fatalf("Marathon app has unknown fields: %v\n%s", err, body)
+	}
+	if err := a.Check(); err != nil {
+		t.Fatalf("Marathon would refuse the app: %v\n%s", err, body)
+	}
+}
+
+// Golden compares got with testdata/NAME, rewriting it when
+// STRATA_UPDATE_GOLDEN=1.
+func Golden(t testing.TB, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if os.Getenv("STRATA_UPDATE_GOLDEN") == "1" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden file %s: %v (run with STRATA_UPDATE_GOLDEN=1 to create it)", path, err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Fatalf("%s differs from the golden file (STRATA_UPDATE_GOLDEN=1 rewrites it)\n--- got ---\n%s", path, got)
+	}
+}

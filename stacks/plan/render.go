@@ -1,0 +1,92 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/stratastack/strata/stacks/layers"
+)
+
+// Cluster is what the layer of key ("KIND.NAME") renders from: its
+// settings, where each role goes, and each role's members. Members of a
+// role on a pool are its machines; of a hosted role, its instances.
+func (p *Plan) Cluster(key string, sec layers.Secrets) (layers.Cluster, error) {
+	l := p.stack.Layer(key)
+	if l == nil {
+		return layers.Cluster{}, fmt.Errorf("the stack has no layer %q", key)
+	}
+	c := layers.Cluster{
+		Stack: p.Stack, Name: l.Name, Version: l.Version, Settings: l.Settings, Secrets: sec,
+		Members: map[string][]layers.Member{}, Placements: map[string]string{},
+	}
+	for _, r := range l.Roles {
+		if r.On.Root == "pool" {
+			c.Placements[r.Name] = layers.Pool
+			continue
+		}
+		c.Placements[r.Name] = r.On.Kind
+		for i := 0; i < r.Count; i++ {
+			c.Members[r.Name] = append(c.Members[r.Name], layers.Member{
+				Name: p.Stack + "-" + l.Name + "-" + r.Name + "-" + strconv.Itoa(i), Index: i})
+		}
+	}
+	for _, m := range p.Machines {
+		if m.Layer == key {
+			c.Members[m.Role] = append(c.Members[m.Role], layers.Member{Name: m.Name, Index: m.RoleIndex})
+		}
+	}
+	return c, nil
+}
+
+// RenderNode renders the bootstrap of the machine at pool/index.
+func (p *Plan) RenderNode(ctx context.Context, sec layers.Secrets, pool string, index int) (layers.Bootstrap, error) {
+	m, ok := p.Machine(pool, index)
+	if !ok {
+		if p.stack.Pool(pool) == nil {
+			return layers.Bootstrap{}, fmt.Errorf("the stack has no pool %q", pool)
+		}
+		return layers.Bootstrap{}, fmt.Errorf("pool %q has no machine %d (size %d)", pool, index, p.stack.Pool(pool).Size)
+	}
+	if m.Role == "" {
+		return layers.Bootstrap{}, fmt.Errorf("machine %s carries no layer role, so it has no bootstrap", m.Name)
+	}
+	impl, c, err := p.layer(m.Layer, sec)
+	if err != nil {
+		return layers.Bootstrap{}, err
+	}
+	return impl.RenderNode(ctx, layers.Node{
+		Cluster: c, Role: m.Role,
+		Machine: layers.Member{Name: m.Name, Index: m.RoleIndex},
+		Labels:  p.stack.Pool(pool).Labels,
+	})
+}
+
+// RenderHosted renders the objects of a role of layer key ("KIND.NAME")
+// placed on another layer.
+func (p *Plan) RenderHosted(ctx context.Context, sec layers.Secrets, key, role string) ([]layers.Object, error) {
+	impl, c, err := p.layer(key, sec)
+	if err != nil {
+		return nil, err
+	}
+	r := p.stack.Layer(key).Role(role)
+	if r == nil {
+		return nil, fmt.Errorf("layer %s has no role %q", key, role)
+	}
+	if r.On.Root != "layer" {
+		return nil, fmt.Errorf("role %s of layer %s is placed on %s, not on a layer: render its machines with -node", role, key, r.On)
+	}
+	return impl.RenderHosted(ctx, layers.Hosted{Cluster: c, Role: role, Count: r.Count, HostKind: r.On.Kind, HostName: r.On.Name})
+}
+
+func (p *Plan) layer(key string, sec layers.Secrets) (layers.Layer, layers.Cluster, error) {
+	c, err := p.Cluster(key, sec)
+	if err != nil {
+		return nil, c, err
+	}
+	impl, ok := p.kinds.Layers.Get(p.stack.Layer(key).Kind)
+	if !ok {
+		return nil, c, fmt.Errorf("layer kind %q is not known", p.stack.Layer(key).Kind)
+	}
+	return impl, c, nil
+}
