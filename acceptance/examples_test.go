@@ -70,9 +70,16 @@ type planDoc struct {
 // TestExamples validates, plans and renders every example stack through
 // the CLI, the way the README tells users to.
 func TestExamples(t *testing.T) {
-	paths, _ := filepath.Glob("../examples/stacks/*.strata.hcl")
-	dirs, _ := filepath.Glob("../examples/stacks/*/")
-	paths = append(paths, dirs...)
+	entries, err := os.ReadDir("../examples/stacks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range entries {
+		if e.IsDir() || strings.HasSuffix(e.Name(), ".strata.hcl") {
+			paths = append(paths, filepath.Join("../examples/stacks", e.Name()))
+		}
+	}
 	if len(paths) < 6 {
 		t.Fatalf("want at least six example stacks, found %v", paths)
 	}
@@ -119,6 +126,7 @@ func TestExamples(t *testing.T) {
 				if code != 0 || strings.TrimSpace(objs) == "" {
 					t.Fatalf("render -layer %s/%s: exit %d\n%s", h.Layer, h.Role, code, errOut)
 				}
+				checkHosted(t, objs)
 			}
 			if text, _, code := run(t, ".", "plan", p); code != 0 || !strings.Contains(text, "Order:") {
 				t.Fatalf("plan (text) exit %d:\n%s", code, text)
@@ -177,4 +185,30 @@ layer "mesos" "core" {
 	if _, errOut, code := run(t, dir, "frobnicate", f); code != 2 || !strings.Contains(errOut, "unknown command") {
 		t.Fatalf("unknown command: exit %d\n%s", code, errOut)
 	}
+}
+
+// checkHosted validates what render -layer printed: Kubernetes YAML
+// documents strictly, Marathon definitions (each after a "// " header line)
+// against Marathon's rules.
+func checkHosted(t *testing.T, out string) {
+	t.Helper()
+	if strings.HasPrefix(out, "---") {
+		layertest.Kubernetes(t, []byte(out))
+		return
+	}
+	var chunk []string
+	flush := func() {
+		if len(chunk) > 0 {
+			layertest.Marathon(t, []byte(strings.Join(chunk, "\n")))
+		}
+		chunk = nil
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "// ") {
+			flush()
+			continue
+		}
+		chunk = append(chunk, line)
+	}
+	flush()
 }

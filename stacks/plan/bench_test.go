@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -100,7 +101,15 @@ func BenchmarkValidateCompilePlan10k(b *testing.B) {
 	}
 }
 
+// TestBigStackIsValid also writes the 10,000-machine stack to
+// $STRATA_BIGSTACK_OUT when set, for acceptance/bench/plan10k.sh to time
+// the CLI on it.
 func TestBigStackIsValid(t *testing.T) {
+	if out := os.Getenv("STRATA_BIGSTACK_OUT"); out != "" {
+		if err := os.WriteFile(out, bigStack(10000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	kinds := catalog.Kinds()
 	s, _, diags := stacks.Parse(map[string][]byte{"big.strata.hcl": bigStack(400)}, kinds, stacks.Options{})
 	if diags.HasErrors() {

@@ -3,6 +3,7 @@ package plan_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -24,11 +25,14 @@ func compile(t *testing.T, path string, opts stacks.Options) *plan.Plan {
 
 func TestContractPlan(t *testing.T) {
 	p := compile(t, "../../examples/stacks/contract", stacks.Options{})
-	var js bytes.Buffer
+	var js, indented bytes.Buffer
 	if err := p.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	layertest.Golden(t, "contract.plan.json", js.Bytes())
+	if err := json.Indent(&indented, js.Bytes(), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	layertest.Golden(t, "contract.plan.json", indented.Bytes())
 	var text bytes.Buffer
 	if err := p.WriteText(&text); err != nil {
 		t.Fatal(err)

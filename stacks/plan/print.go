@@ -9,11 +9,10 @@ import (
 	"text/tabwriter"
 )
 
-// WriteJSON writes the plan as one JSON document.
+// WriteJSON writes the plan as one compact JSON document (pipe it through
+// jq to read it): indenting costs a third of the time on large stacks.
 func (p *Plan) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(p)
+	return json.NewEncoder(w).Encode(p)
 }
 
 // WriteText writes the plan for people: a table of machines per substrate,
