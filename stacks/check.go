@@ -64,14 +64,14 @@ func (d *decoder) placement(s *Stack, l *Layer, r *Role, spec layers.Role) {
 		if p == layers.Pool {
 			can = append(can, "a pool")
 		} else {
-			can = append(can, "a "+p+" layer")
+			can = append(can, article(p, false)+" "+p+" layer")
 		}
 	}
 	detail := fmt.Sprintf("The %s role of a %s layer can be placed on %s.", r.Name, l.Kind, strings.Join(can, " or "))
 	if host, ok := d.kinds.Layers.Get(r.On.Kind); ok && r.On.Root == "layer" && host.SubstrateKind() != "" {
-		detail += fmt.Sprintf(" A %s layer is a substrate: declare a pool with substrate = %s and place the role on that pool.", r.On.Kind, r.On)
+		detail += fmt.Sprintf(" %s %s layer is a substrate: declare a pool with substrate = %s and place the role on that pool.", article(r.On.Kind, true), r.On.Kind, r.On)
 	}
-	d.errorf(r.On.Range, fmt.Sprintf("A %s role cannot be placed on a %s layer", l.Kind, r.On.Kind), "%s", detail)
+	d.errorf(r.On.Range, fmt.Sprintf("%s %s role cannot be placed on %s %s layer", article(l.Kind, true), l.Kind, article(r.On.Kind, false), r.On.Kind), "%s", detail)
 }
 
 // cycles finds placement cycles: a layer on itself, layers on each other,
@@ -251,4 +251,16 @@ func Scope(s *Stack, addresses map[string][]string) *hcl.EvalContext {
 		},
 		Functions: functions(),
 	}
+}
+
+// article is "a" or "an" for word, capitalised at the start of a sentence.
+func article(word string, capital bool) string {
+	a := "a"
+	if strings.ContainsAny(word[:1], "aeiou") {
+		a = "an"
+	}
+	if capital {
+		return strings.ToUpper(a[:1]) + a[1:]
+	}
+	return a
 }

@@ -284,7 +284,7 @@ func (d *decoder) poolSpec(ref Ref, s *Stack) *provisioners.Spec {
 					subs = append(subs, k)
 				}
 			}
-			d.errorf(ref.Range, fmt.Sprintf("A %s layer is not a substrate", ref.Kind),
+			d.errorf(ref.Range, fmt.Sprintf("%s %s layer is not a substrate", article(ref.Kind, true), ref.Kind),
 				"Pools can be placed on substrates and on layers of kind %s. Place the layer's roles on a pool instead.", strings.Join(subs, ", "))
 			return nil
 		}

@@ -150,13 +150,13 @@ layer "kubernetes" "k" {
     on = layer.openstack.o
   }
 }
-`, []want{{20, "A kubernetes role cannot be placed on a openstack layer", "declare a pool with substrate = layer.openstack.o"}}},
+`, []want{{20, "A kubernetes role cannot be placed on an openstack layer", "declare a pool with substrate = layer.openstack.o"}}},
 		{"layer on itself", head + `layer "openstack" "o" {
   role "controller" {
     on = layer.openstack.o
   }
 }
-`, []want{{11, "A openstack role cannot be placed on a openstack layer", ""}, {11, "Placement cycle", "placed on itself"}}},
+`, []want{{11, "An openstack role cannot be placed on an openstack layer", ""}, {11, "Placement cycle", "placed on itself"}}},
 		{"cycle through layers", head + `layer "mesos" "m" {
   role "master" {
     on = layer.kubernetes.k
