@@ -30,11 +30,12 @@ unit:
 
 # fuzz runs the parser/validator fuzz target for a bounded time.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./stacks/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./stacks/
 
 test: deps lint unit fuzz
 
 bench:
+	bash acceptance/bench/plan10k.sh
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
 
 # demo validates and plans every example stack and renders one machine's
