@@ -2,6 +2,7 @@ package provisioners
 
 import (
 	"context"
+	"errors"
 
 	"github.com/stratastack/strata/stacks/schema"
 )
@@ -62,4 +63,25 @@ type Provisioner interface {
 	Delete(ctx context.Context, id string) error
 	// List returns every machine that carries all of tags.
 	List(ctx context.Context, tags map[string]string) ([]Instance, error)
+}
+
+// transient marks an error worth retrying (throttling, a busy server, a
+// dropped connection).
+type transient struct{ err error }
+
+func (t transient) Error() string { return t.err.Error() }
+func (t transient) Unwrap() error { return t.err }
+
+// Transient wraps err so the engine retries the call with backoff.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return transient{err}
+}
+
+// IsTransient reports whether err, or an error it wraps, is transient.
+func IsTransient(err error) bool {
+	var t transient
+	return errors.As(err, &t)
 }
