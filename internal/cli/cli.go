@@ -126,7 +126,7 @@ func renderNode(ctx context.Context, p *plan.Plan, seed layers.Secrets, node str
 		fmt.Fprintf(io.Err, "-node %q: write POOL/INDEX, e.g. -node infra/0\n", node)
 		return Usage
 	}
-	b, err := p.RenderNode(ctx, seed, pool, i)
+	b, err := p.RenderNode(ctx, seed, pool, i, nil)
 	if err != nil {
 		fmt.Fprintln(io.Err, err)
 		return Invalid

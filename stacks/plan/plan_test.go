@@ -170,14 +170,14 @@ func TestRenderErrors(t *testing.T) {
 		{"infra", 6, "has no machine 6 (size 6)"},
 		{"tenant", 0, "carries no layer role"},
 	} {
-		if _, err := p.RenderNode(ctx, sec, tc.pool, tc.index); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := p.RenderNode(ctx, sec, tc.pool, tc.index, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("RenderNode(%s/%d) = %v, want %q", tc.pool, tc.index, err, tc.want)
 		}
 	}
 	if _, err := p.RenderHosted(ctx, sec, "mesos.core", "master"); err == nil || !strings.Contains(err.Error(), "not on a layer") {
 		t.Errorf("RenderHosted of a pool role: %v", err)
 	}
-	b, err := p.RenderNode(ctx, sec, "infra", 4)
+	b, err := p.RenderNode(ctx, sec, "infra", 4, nil)
 	if err != nil || !bytes.HasPrefix(b.UserData, []byte("#cloud-config")) || !b.Sensitive {
 		t.Fatalf("RenderNode(infra/4) = %v, %s", err, b.UserData)
 	}

@@ -5,13 +5,18 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/layers"
 )
+
+// Addresses are machine addresses known before a render (machines already
+// up, fixed bare-metal addresses), by machine name.
+type Addresses map[string]string
 
 // Cluster is what the layer of key ("KIND.NAME") renders from: its
 // settings, where each role goes, and each role's members. Members of a
 // role on a pool are its machines; of a hosted role, its instances.
-func (p *Plan) Cluster(key string, sec layers.Secrets) (layers.Cluster, error) {
+func (p *Plan) Cluster(key string, sec layers.Secrets, known Addresses) (layers.Cluster, error) {
 	l := p.stack.Layer(key)
 	if l == nil {
 		return layers.Cluster{}, fmt.Errorf("the stack has no layer %q", key)
@@ -33,14 +38,15 @@ func (p *Plan) Cluster(key string, sec layers.Secrets) (layers.Cluster, error) {
 	}
 	for _, m := range p.Machines {
 		if m.Layer == key {
-			c.Members[m.Role] = append(c.Members[m.Role], layers.Member{Name: m.Name, Index: m.RoleIndex})
+			c.Members[m.Role] = append(c.Members[m.Role], layers.Member{Name: m.Name, Index: m.RoleIndex, Address: known[m.Name]})
 		}
 	}
 	return c, nil
 }
 
-// RenderNode renders the bootstrap of the machine at pool/index.
-func (p *Plan) RenderNode(ctx context.Context, sec layers.Secrets, pool string, index int) (layers.Bootstrap, error) {
+// RenderNode renders the bootstrap of the machine at pool/index; known
+// addresses (nil for none) let it name its peers by address.
+func (p *Plan) RenderNode(ctx context.Context, sec layers.Secrets, pool string, index int, known Addresses) (layers.Bootstrap, error) {
 	m, ok := p.Machine(pool, index)
 	if !ok {
 		if p.stack.Pool(pool) == nil {
@@ -51,13 +57,13 @@ func (p *Plan) RenderNode(ctx context.Context, sec layers.Secrets, pool string, 
 	if m.Role == "" {
 		return layers.Bootstrap{}, fmt.Errorf("machine %s carries no layer role, so it has no bootstrap", m.Name)
 	}
-	impl, c, err := p.layer(m.Layer, sec)
+	impl, c, err := p.layer(m.Layer, sec, known)
 	if err != nil {
 		return layers.Bootstrap{}, err
 	}
 	return impl.RenderNode(ctx, layers.Node{
 		Cluster: c, Role: m.Role,
-		Machine: layers.Member{Name: m.Name, Index: m.RoleIndex},
+		Machine: layers.Member{Name: m.Name, Index: m.RoleIndex, Address: known[m.Name]},
 		Labels:  p.stack.Pool(pool).Labels,
 	})
 }
@@ -65,7 +71,7 @@ func (p *Plan) RenderNode(ctx context.Context, sec layers.Secrets, pool string, 
 // RenderHosted renders the objects of a role of layer key ("KIND.NAME")
 // placed on another layer.
 func (p *Plan) RenderHosted(ctx context.Context, sec layers.Secrets, key, role string) ([]layers.Object, error) {
-	impl, c, err := p.layer(key, sec)
+	impl, c, err := p.layer(key, sec, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -79,8 +85,8 @@ func (p *Plan) RenderHosted(ctx context.Context, sec layers.Secrets, key, role s
 	return impl.RenderHosted(ctx, layers.Hosted{Cluster: c, Role: role, Count: r.Count, HostKind: r.On.Kind, HostName: r.On.Name})
 }
 
-func (p *Plan) layer(key string, sec layers.Secrets) (layers.Layer, layers.Cluster, error) {
-	c, err := p.Cluster(key, sec)
+func (p *Plan) layer(key string, sec layers.Secrets, known Addresses) (layers.Layer, layers.Cluster, error) {
+	c, err := p.Cluster(key, sec, known)
 	if err != nil {
 		return nil, c, err
 	}
@@ -90,3 +96,6 @@ func (p *Plan) layer(key string, sec layers.Secrets) (layers.Layer, layers.Clust
 	}
 	return impl, c, nil
 }
+
+// Source is the stack the plan was compiled from.
+func (p *Plan) Source() *stacks.Stack { return p.stack }
