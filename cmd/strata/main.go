@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/cli"
+	"github.com/stratastack/strata/internal/connect"
+	"github.com/stratastack/strata/provisioners/vsphere"
 )
 
 const usage = `Usage: strata COMMAND PATH [flags]
@@ -20,6 +23,13 @@ Commands:
   validate PATH [-var k=v]... [-var-file F]...          check a stack; exit 1 with diagnostics
   plan PATH [-var k=v]... [-var-file F]... [-json]      what the stack would make
   render PATH -node POOL/INDEX | -layer KIND.NAME[/ROLE] the bootstrap of one machine, or a hosted layer's objects
+  up PATH [-var k=v]... [-parallelism N] [-ttl 2h]      bring the stack up (or in line with its file)
+  down PATH | down -expired                             remove the stack's machines / every expired stack
+  status [PATH]                                         the stack's machines as the substrate reports them / every recorded stack
+  sim vsphere [-listen ADDR]                            run a vSphere simulator with a template, for trying strata locally
+
+Credentials come from the environment: VSPHERE_SERVER, VSPHERE_USER, VSPHERE_PASSWORD,
+VSPHERE_ALLOW_UNVERIFIED_SSL. State and secret seeds are kept in -state-dir (.strata).
 
 PATH is a stack file (.hcl or .json) or a folder of *.strata.hcl / *.strata.json files.
 `
@@ -30,7 +40,7 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -51,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	node := fs.String("node", "", "render: the machine POOL/INDEX")
 	layer := fs.String("layer", "", "render: a hosted layer KIND.NAME, or one role KIND.NAME/ROLE")
 	stateDir := fs.String("state-dir", ".strata", "where per-stack state and secret seeds are kept")
+	parallelism := fs.Int("parallelism", 10, "up/down: concurrent calls per substrate")
+	ttl := fs.Duration("ttl", 0, "up: the stack expires after this long (status reports it, down -expired removes it)")
+	expired := fs.Bool("expired", false, "down: remove every stack whose TTL ran out")
+	listen := fs.String("listen", "127.0.0.1:0", "sim: address to serve on")
 	// Flags may follow the path, as in the documented usage.
 	var path string
 	rest := args[1:]
@@ -67,14 +81,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		path, rest = fs.Arg(0), fs.Args()[1:]
 	}
-	if path == "" {
+	out := cli.IO{Out: stdout, Err: stderr, Width: 100}
+	if cmd == "sim" {
+		return cli.Sim(ctx, path, *listen, out)
+	}
+	optionalPath := cmd == "status" || (cmd == "down" && *expired)
+	if path == "" && !optionalPath {
 		fmt.Fprintf(stderr, "strata %s: missing PATH\n\n%s", cmd, usage)
 		return cli.Usage
 	}
 	a := cli.Stack{Path: path, Vars: vars, VarFiles: varFiles}
-	out := cli.IO{Out: stdout, Err: stderr, Width: 100}
 	kinds := catalog.Kinds()
+	apply := cli.ApplyArgs{
+		StateDir: *stateDir, Parallelism: *parallelism, TTL: *ttl, Expired: *expired,
+		Connect: connect.Config{VSphere: vsphere.Config{
+			Server:   os.Getenv("VSPHERE_SERVER"),
+			User:     os.Getenv("VSPHERE_USER"),
+			Password: os.Getenv("VSPHERE_PASSWORD"),
+			Insecure: os.Getenv("VSPHERE_ALLOW_UNVERIFIED_SSL") == "true" || os.Getenv("VSPHERE_ALLOW_UNVERIFIED_SSL") == "1",
+		}},
+		Live: isTerminal(stderr),
+	}
 	switch cmd {
+	case "up":
+		return cli.Up(ctx, a, apply, kinds, out)
+	case "down":
+		return cli.Down(ctx, a, apply, kinds, out)
+	case "status":
+		return cli.Status(ctx, a, apply, kinds, out)
 	case "validate":
 		return cli.Validate(ctx, a, kinds, out)
 	case "plan":
@@ -84,4 +118,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", cmd, usage)
 	return cli.Usage
+}
+
+// isTerminal reports whether w is a character device, where a redrawn
+// progress line makes sense.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stratastack/strata/internal/connect"
+	"github.com/stratastack/strata/internal/engine"
+	"github.com/stratastack/strata/internal/secrets"
+	"github.com/stratastack/strata/internal/state"
+	"github.com/stratastack/strata/stacks"
+	"github.com/stratastack/strata/stacks/plan"
+)
+
+// ApplyArgs configure up, down and status.
+type ApplyArgs struct {
+	StateDir    string
+	Parallelism int
+	TTL         time.Duration // up: 0 keeps the recorded TTL (none by default)
+	Expired     bool          // down: remove every expired stack in StateDir
+	Connect     connect.Config
+	// Live redraws one progress line (stderr is a terminal); otherwise
+	// each event is a line of its own.
+	Live bool
+	Now  func() time.Time
+}
+
+func (a ApplyArgs) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// compileChecked loads and compiles a stack and checks that this version
+// can apply it, before anything is touched.
+func compileChecked(a Stack, kinds stacks.Kinds, io IO) (*plan.Plan, bool) {
+	s, ok := load(a, kinds, io)
+	if !ok {
+		return nil, false
+	}
+	p := plan.Compile(s, kinds)
+	for _, err := range []error{connect.Check(s), engine.Check(p)} {
+		if err != nil {
+			fmt.Fprintf(io.Err, "Error: %v\n", err)
+			return nil, false
+		}
+	}
+	return p, true
+}
+
+// Up brings a stack up, or brings it in line with its file.
+func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
+	p, ok := compileChecked(a, kinds, io)
+	if !ok {
+		return Invalid
+	}
+	dir := state.Dir(args.StateDir)
+	seed, err := secrets.LoadOrCreate(dir.SeedFile(p.Stack))
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: keeping the stack's secrets: %v\n", err)
+		return Invalid
+	}
+	rec, found, err := dir.Load(p.Stack)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	now := args.now()
+	if !found {
+		rec = &state.Stack{Name: p.Stack, Created: now}
+	}
+	abs, _ := filepath.Abs(a.Path)
+	rec.Path, rec.Vars, rec.VarFiles, rec.Updated = abs, a.Vars, a.VarFiles, now
+	if args.TTL > 0 {
+		rec.TTL = args.TTL
+	}
+	prog := newProgress(io, args.Live, "up", len(p.Machines))
+	e := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism, Report: prog.event})
+	res, applyErr := e.Apply(ctx, p, seed)
+	prog.done()
+	if res != nil {
+		rec.Machines = res.Machines
+	}
+	// Record what exists even when the apply failed: nothing made is
+	// left untracked.
+	if err := dir.Save(rec); err != nil {
+		fmt.Fprintf(io.Err, "Error: saving state: %v\n", err)
+		return Invalid
+	}
+	if res != nil {
+		machineTable(io, res.Machines)
+		if len(res.Removed) > 0 {
+			fmt.Fprintf(io.Out, "Removed: %s\n", strings.Join(res.Removed, ", "))
+		}
+	}
+	if applyErr != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", applyErr)
+		if errors.Is(applyErr, context.Canceled) {
+			fmt.Fprintln(io.Err, "Interrupted: every machine made so far is tagged; run strata up again to finish, or strata down to remove them.")
+		}
+		return Invalid
+	}
+	fmt.Fprintf(io.Out, "Stack %q is up: %d machines.", p.Stack, len(res.Machines))
+	if !rec.Expires().IsZero() {
+		fmt.Fprintf(io.Out, " Expires %s.", rec.Expires().Format(time.RFC3339))
+	}
+	fmt.Fprintln(io.Out)
+	return OK
+}
+
+// Down removes a stack's machines (every machine with its tag), or with
+// Expired every stack in the state folder whose TTL ran out.
+func Down(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
+	dir := state.Dir(args.StateDir)
+	if !args.Expired {
+		return downOne(ctx, a, args, dir, kinds, io)
+	}
+	all, err := dir.All()
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	code, n := OK, 0
+	for _, rec := range all {
+		if !rec.Expired(args.now()) {
+			continue
+		}
+		n++
+		fmt.Fprintf(io.Out, "Stack %q expired at %s.\n", rec.Name, rec.Expires().Format(time.RFC3339))
+		if c := downOne(ctx, Stack{Path: rec.Path, Vars: rec.Vars, VarFiles: rec.VarFiles}, args, dir, kinds, io); c != OK {
+			code = c
+		}
+	}
+	if n == 0 {
+		fmt.Fprintln(io.Out, "No expired stacks.")
+	}
+	return code
+}
+
+func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds stacks.Kinds, io IO) int {
+	s, ok := load(a, kinds, io)
+	if !ok {
+		return Invalid
+	}
+	if err := connect.Check(s); err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	prog := newProgress(io, args.Live, "down", 0)
+	e := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism, Report: prog.event})
+	res, err := e.Destroy(ctx, s)
+	prog.done()
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	if err := dir.Remove(s.Name); err != nil {
+		fmt.Fprintf(io.Err, "Error: removing state: %v\n", err)
+		return Invalid
+	}
+	fmt.Fprintf(io.Out, "Stack %q is down: %d machines removed.\n", s.Name, len(res.Removed))
+	return OK
+}
+
+// Status shows a stack's machines as the substrates report them, or with
+// no path every recorded stack and its expiry.
+func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
+	dir := state.Dir(args.StateDir)
+	if a.Path == "" {
+		all, err := dir.All()
+		if err != nil {
+			fmt.Fprintf(io.Err, "Error: %v\n", err)
+			return Invalid
+		}
+		tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "STACK\tMACHINES\tCREATED\tEXPIRES\tPATH")
+		for _, rec := range all {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", rec.Name, len(rec.Machines), rec.Created.Format(time.RFC3339), expiry(rec, args.now()), rec.Path)
+		}
+		return flush(tw, io)
+	}
+	p, ok := compileChecked(a, kinds, io)
+	if !ok {
+		return Invalid
+	}
+	res, err := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism}).Status(ctx, p)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	machineTable(io, res.Machines)
+	if len(res.Orphans) > 0 {
+		fmt.Fprintf(io.Out, "Not in the stack file (strata up removes them): %s\n", strings.Join(res.Orphans, ", "))
+	}
+	if rec, found, _ := dir.Load(p.Stack); found {
+		fmt.Fprintf(io.Out, "Stack %q: created %s, expires: %s.\n", p.Stack, rec.Created.Format(time.RFC3339), expiry(rec, args.now()))
+	}
+	return OK
+}
+
+func expiry(rec *state.Stack, now time.Time) string {
+	switch {
+	case rec.Expires().IsZero():
+		return "never"
+	case rec.Expired(now):
+		return "EXPIRED " + rec.Expires().Format(time.RFC3339)
+	}
+	return rec.Expires().Format(time.RFC3339)
+}
+
+func machineTable(io IO, ms []engine.Machine) {
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MACHINE\tPOOL\tLAYER\tROLE\tID\tADDRESS\tSTATE")
+	for _, m := range ms {
+		addr := "-"
+		if len(m.Addresses) > 0 {
+			addr = m.Addresses[0]
+		}
+		layer, role, id := m.Layer, m.Role, m.ID
+		if role == "" {
+			layer, role = "-", "-"
+		}
+		if id == "" {
+			id = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Pool, layer, role, id, addr, m.State)
+	}
+	flush(tw, io)
+}
+
+func flush(tw *tabwriter.Writer, io IO) int {
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintln(io.Err, err)
+		return Invalid
+	}
+	return OK
+}
+
+// progress prints engine events: one redrawn line on a terminal, or a line
+// per event.
+type progress struct {
+	mu      sync.Mutex
+	io      IO
+	live    bool
+	verb    string
+	total   int
+	counts  map[string]int
+	started time.Time
+}
+
+func newProgress(io IO, live bool, verb string, total int) *progress {
+	return &progress{io: io, live: live, verb: verb, total: total, counts: map[string]int{}, started: time.Now()}
+}
+
+func (p *progress) event(ev engine.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.counts[ev.Action]++
+	if !p.live {
+		if ev.Err != nil {
+			fmt.Fprintf(p.io.Err, "%s %s (attempt %d): %v\n", ev.Action, ev.Machine, ev.Attempt, ev.Err)
+		} else {
+			fmt.Fprintf(p.io.Err, "%s %s\n", ev.Action, ev.Machine)
+		}
+		return
+	}
+	fmt.Fprintf(p.io.Err, "\r\033[K%s", p.line())
+}
+
+func (p *progress) line() string {
+	s := fmt.Sprintf("strata %s: %s", p.verb, time.Since(p.started).Round(time.Second))
+	if p.total > 0 {
+		s += fmt.Sprintf(", %d/%d ready", p.counts["ready"], p.total)
+	}
+	for _, k := range []string{"create", "adopt", "delete", "retry"} {
+		if p.counts[k] > 0 {
+			s += fmt.Sprintf(", %d %s", p.counts[k], k)
+		}
+	}
+	return s
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live {
+		fmt.Fprintf(p.io.Err, "\r\033[K%s\n", p.line())
+	}
+}
