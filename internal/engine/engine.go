@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -119,17 +120,26 @@ type substrate struct {
 	sem  chan struct{}
 }
 
-func (e *Engine) openAll(ctx context.Context, s *stacks.Stack) (map[string]*substrate, error) {
+// openAll opens every substrate of the stack; the returned func closes
+// (logs out of) those that can be closed, and must be called even on error.
+func (e *Engine) openAll(ctx context.Context, s *stacks.Stack) (map[string]*substrate, func(), error) {
 	out := map[string]*substrate{}
+	closeAll := func() {
+		for _, sub := range out {
+			if c, ok := sub.prov.(io.Closer); ok {
+				_ = c.Close() // a failed logout leaves nothing behind to clean up
+			}
+		}
+	}
 	for _, sub := range s.Substrates {
 		key := "substrate." + sub.Kind + "." + sub.Name
 		prov, err := e.open.Open(ctx, sub)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+			return nil, closeAll, fmt.Errorf("%s: %w", key, err)
 		}
 		out[key] = &substrate{prov: prov, sem: make(chan struct{}, e.opts.Parallelism)}
 	}
-	return out, nil
+	return out, closeAll, nil
 }
 
 func stackTags(name string) map[string]string { return map[string]string{plan.TagStack: name} }
@@ -173,7 +183,8 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 	s := p.Source()
 	// Open every substrate of the stack, used or not, so machines left on
 	// one a pool no longer uses are found and removed.
-	subs, err := e.openAll(ctx, s)
+	subs, closeAll, err := e.openAll(ctx, s)
+	defer closeAll()
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +435,8 @@ func (e *Engine) remove(ctx context.Context, subs map[string]*substrate, doomed 
 // Destroy removes every machine that carries the stack's tag on any of the
 // stack's substrates.
 func (e *Engine) Destroy(ctx context.Context, s *stacks.Stack) (*Result, error) {
-	subs, err := e.openAll(ctx, s)
+	subs, closeAll, err := e.openAll(ctx, s)
+	defer closeAll()
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +456,8 @@ func (e *Engine) Destroy(ctx context.Context, s *stacks.Stack) (*Result, error) 
 // not plan (orphans).
 func (e *Engine) Status(ctx context.Context, p *plan.Plan) (*Result, error) {
 	s := p.Source()
-	subs, err := e.openAll(ctx, s)
+	subs, closeAll, err := e.openAll(ctx, s)
+	defer closeAll()
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,12 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 	if err == nil {
 		info, err = task.WaitForResult(ctx)
 	}
+	if err == nil && info == nil {
+		// A cancelled wait can come back with neither a result nor an error.
+		if err = ctx.Err(); err == nil {
+			err = fmt.Errorf("vsphere: clone %q: the task returned no result", m.Name)
+		}
+	}
 	var dup *types.DuplicateName
 	if _, ok := fault.As(err, &dup); ok {
 		return p.adopt(ctx, dup.Object, stack, m.Name)

@@ -1,0 +1,20 @@
+terraform {
+  required_providers {
+    strata = {
+      source = "stratastack/strata"
+    }
+  }
+}
+
+# Every block is optional: each falls back to its ecosystem's environment
+# variables (VSPHERE_SERVER, VSPHERE_USER, VSPHERE_PASSWORD,
+# VSPHERE_ALLOW_UNVERIFIED_SSL for vSphere).
+provider "strata" {
+  parallelism = 20 # concurrent calls per substrate
+
+  vsphere {
+    server = "vcenter.example.com"
+    user   = "strata@vsphere.local"
+    # password: set VSPHERE_PASSWORD rather than writing it here.
+  }
+}
