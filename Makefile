@@ -1,20 +1,25 @@
 # Strata: make demo (the main job), make test (what CI runs).
+# Needs Go 1.26 and Terraform >= 1.11 (or OpenTofu) on PATH.
 GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 20s
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_STACK ?= examples/stacks/contract
 
-.PHONY: all build test unit fuzz bench lint deps demo clean
+.PHONY: all build test unit fuzz bench lint deps demo tour docs clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/strata ./cmd/strata
+	$(GO) build -o $(BIN)/terraform-provider-strata ./cmd/terraform-provider-strata
 
 # deps installs what the tests call out to: Debian's cloud-init, whose
-# `cloud-init schema` validates every rendered cloud-config.
+# `cloud-init schema` validates every rendered cloud-config; and checks for
+# terraform, which the provider tests drive (it is not a Debian package).
 deps:
+	@command -v terraform >/dev/null 2>&1 || { \
+	  echo "terraform (>= 1.11) is needed on PATH for the provider tests and make demo"; exit 1; }
 	@command -v cloud-init >/dev/null 2>&1 || { \
 	  echo "installing cloud-init (the cloud-config validator)"; \
 	  $(SUDO) apt-get update -qq && \
@@ -36,16 +41,29 @@ test: deps lint unit fuzz
 
 bench:
 	bash acceptance/bench/plan10k.sh
+	bash acceptance/bench/vsphere500.sh
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
 
-# demo validates and plans every example stack and renders one machine's
-# bootstrap and one hosted layer's objects.
+# demo is the main job: a vSphere simulator, the provider built here and
+# installed through dev_overrides, terraform apply of
+# examples/terraform/vsphere, the machines, terraform destroy.
 demo: build
+	bash examples/terraform/vsphere/demo.sh
+
+# tour validates and plans every example stack and renders one machine's
+# bootstrap and one hosted layer's objects.
+tour: build
 	@set -e; for s in examples/stacks/*.strata.hcl examples/stacks/*/; do \
 	  echo "== strata validate $$s"; $(BIN)/strata validate $$s; done
 	@echo; echo "== strata plan $(DEMO_STACK)"; $(BIN)/strata plan $(DEMO_STACK)
 	@echo; echo "== strata render $(DEMO_STACK) -node infra/0"; $(BIN)/strata render $(DEMO_STACK) -node infra/0 -state-dir $(BIN)/state
 	@echo; echo "== strata render $(DEMO_STACK) -layer kubernetes.apps/worker"; $(BIN)/strata render $(DEMO_STACK) -layer kubernetes.apps/worker -state-dir $(BIN)/state
+
+# docs regenerates the provider docs (tfplugindocs) and docs/kinds.md;
+# the tests fail when the committed ones are stale.
+docs:
+	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestDocsCurrent$$' ./provider/
+	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestKindsDoc$$' ./internal/catalog/
 
 clean:
 	rm -rf $(BIN)
