@@ -16,6 +16,7 @@ trap cleanup EXIT
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
 go build -o "$work/strata" ./cmd/strata
+go build -o "$work/terraform-provider-strata" ./cmd/terraform-provider-strata
 "$work/strata" sim vsphere >"$work/sim.env" 2>"$work/sim.log" &
 sim_pid=$!
 for _ in $(seq 100); do grep -q VSPHERE_SERVER "$work/sim.env" 2>/dev/null && break; sleep 0.1; done
@@ -54,6 +55,51 @@ read -r down_s down_kb <down.time
 cd - >/dev/null
 echo "strata up   $n machines @ $par: ${up_s} s, peak RSS $((up_kb / 1024)) MiB"
 echo "strata down $n machines @ $par: ${down_s} s, peak RSS $((down_kb / 1024)) MiB"
+# The same stack through terraform and the provider; the provider's peak
+# RSS is its VmHWM, sampled until it exits.
+mkdir "$work/tf"
+cp "$work/b.strata.hcl" "$work/tf/"
+cat >"$work/tf/main.tf" <<TF
+terraform {
+  required_providers {
+    strata = { source = "stratastack/strata" }
+  }
+}
+provider "strata" {
+  parallelism = $par
+}
+resource "strata_stack" "b" {
+  path = "\${path.module}/b.strata.hcl"
+}
+TF
+cat >"$work/terraformrc" <<RC
+provider_installation {
+  dev_overrides {
+    "registry.terraform.io/stratastack/strata" = "$work"
+  }
+  direct {}
+}
+RC
+tf_phase() {
+  local start end hwm=0 pid kb
+  start=$(date +%s.%N)
+  TF_CLI_CONFIG_FILE="$work/terraformrc" terraform -chdir="$work/tf" "$@" -auto-approve -no-color >"$work/tf.log" 2>&1 &
+  local tf=$!
+  while kill -0 "$tf" 2>/dev/null; do
+    for pid in $(pgrep -f "$work/terraform-provider-strata" || true); do
+      kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+      [ "${kb:-0}" -gt "$hwm" ] && hwm=$kb
+    done
+    sleep 0.2
+  done
+  wait "$tf" || { tail -20 "$work/tf.log"; exit 1; }
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" -v m="$hwm" -v what="$1" -v n="$n" -v p="$par" \
+    'BEGIN { printf "terraform %s %d machines @ %d: %.2f s, provider peak RSS %d MiB\n", what, n, p, b - a, m / 1024 }'
+}
+tf_phase apply
+tf_phase destroy
+
 direct=$(STRATA_BENCH_MACHINES=$n STRATA_BENCH_PARALLEL=$par go test -run '^$' -bench '^BenchmarkDirectCloneDestroy$' -benchtime 1x ./provisioners/vsphere/ | awk '/BenchmarkDirect/ {print $3/1e9}')
 echo "direct govmomi clone+destroy $n @ $par: ${direct} s"
 awk -v u="$up_s" -v w="$down_s" -v d="$direct" 'BEGIN { printf "ratio strata/direct: %.2f (target <= 1.3)\n", (u + w) / d }'
