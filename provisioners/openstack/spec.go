@@ -8,7 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-const creds = "use clouds.yaml/secure.yaml (cloud = \"NAME\"), OS_PASSWORD, or the provider's write-only openstack.password."
+const creds = "use clouds.yaml/secure.yaml (cloud = \"NAME\"), OS_PASSWORD, or password in the provider's openstack block (sensitive, never stored in state)."
 
 // Spec is what `substrate "openstack"` accepts.
 func Spec() provisioners.Spec {

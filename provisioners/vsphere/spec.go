@@ -20,7 +20,7 @@ func Spec() provisioners.Spec {
 			{Name: "network", Type: cty.String, Doc: "port group for the first NIC; defaults to the template's."},
 			{Name: "template", Type: cty.String, Required: true, Doc: "VM template to clone: a name, looked up in the datacenter, or a path under its VM folder."},
 			{Name: "folder", Type: cty.String, Doc: "VM folder, a path under the datacenter's VM folder (which is the default); a sub-folder strata-<stack> per stack is made in it."},
-			{Name: "password", Type: cty.String, Secret: "set VSPHERE_PASSWORD or the provider's write-only vsphere.password."},
+			{Name: "password", Type: cty.String, Secret: "set VSPHERE_PASSWORD, or password in the provider's vsphere block (sensitive, never stored in state)."},
 		},
 		PoolAttrs: []schema.Attr{
 			{Name: "template", Type: cty.String, Doc: "overrides the substrate's template."},

@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg Config, substrate schema.Values) (*Provisione
 		return nil, fmt.Errorf("vsphere: no user for %s: set user in the substrate block, VSPHERE_USER, or the provider's vsphere.user", where)
 	}
 	if password == "" {
-		return nil, fmt.Errorf("vsphere: no password for %q at %s: set VSPHERE_PASSWORD or the provider's write-only vsphere.password", user, where)
+		return nil, fmt.Errorf("vsphere: no password for %q at %s: set VSPHERE_PASSWORD or password in the provider's vsphere block", user, where)
 	}
 
 	sc := soap.NewClient(u, cfg.Insecure)
