@@ -15,15 +15,19 @@ build:
 	$(GO) build -o $(BIN)/terraform-provider-strata ./cmd/terraform-provider-strata
 
 # deps installs what the tests call out to: Debian's cloud-init, whose
-# `cloud-init schema` validates every rendered cloud-config; and checks for
+# `cloud-init schema` validates every rendered cloud-config, and the TFTP
+# clients (tftp-hpa, atftp, curl) the boot server is tested with; and checks for
 # terraform, which the provider tests drive (it is not a Debian package).
 deps:
 	@command -v terraform >/dev/null 2>&1 || { \
 	  echo "terraform (>= 1.11) is needed on PATH for the provider tests and make demo"; exit 1; }
-	@command -v cloud-init >/dev/null 2>&1 || { \
-	  echo "installing cloud-init (the cloud-config validator)"; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends cloud-init >/dev/null; }
+	@missing=""; \
+	  for t in cloud-init:cloud-init tftp:tftp-hpa atftp:atftp curl:curl; do \
+	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
 lint:
 	$(GO) vet ./...
