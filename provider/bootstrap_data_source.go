@@ -99,15 +99,7 @@ func (d *bootstrapDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 }
 
 func (d *bootstrapDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	c, ok := req.ProviderData.(*client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("Expected *provider.client, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	d.client = c
+	configure(&d.client, req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *bootstrapDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
@@ -164,11 +156,8 @@ func (d *bootstrapDataSource) Read(ctx context.Context, req datasource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	in, _, diags := inputFrom(ctx, m.Path, m.Source, m.Vars)
-	resp.Diagnostics.Append(diags...)
-	s, diags := in.load(d.client.kinds)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	in, s := d.client.loadStack(ctx, m.Path, m.Source, m.Vars, &resp.Diagnostics)
+	if s == nil {
 		return
 	}
 	var seed *secrets.Seed

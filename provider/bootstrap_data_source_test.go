@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/stratastack/strata/internal/catalog"
+	"github.com/stratastack/strata/internal/fakesub"
 	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
@@ -49,7 +50,7 @@ func TestBootstrapDataSourceNode(t *testing.T) {
 		t.Fatalf("the renders do not differ by role or ignore addresses:\n%s", agent)
 	}
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProvider(newMemory()),
+		ProtoV6ProviderFactories: testProvider(fakesub.New()),
 		Steps: []resource.TestStep{{
 			Config: fmt.Sprintf(`
 locals {
@@ -98,7 +99,7 @@ layer "kubernetes" "apps" {
 }
 `)
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProvider(newMemory()),
+		ProtoV6ProviderFactories: testProvider(fakesub.New()),
 		Steps: []resource.TestStep{{
 			Config: fmt.Sprintf(`
 data "strata_bootstrap" "workers" {
@@ -127,7 +128,7 @@ func TestBootstrapDataSourceSeedFile(t *testing.T) {
 	path := writeStack(t, "t1.strata.hcl", testStack)
 	var first string
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProvider(newMemory()),
+		ProtoV6ProviderFactories: testProvider(fakesub.New()),
 		Steps: []resource.TestStep{{
 			Config: fmt.Sprintf(`
 data "strata_bootstrap" "a" {
@@ -169,7 +170,7 @@ func TestBootstrapDataSourceErrors(t *testing.T) {
 		}
 	}
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProvider(newMemory()),
+		ProtoV6ProviderFactories: testProvider(fakesub.New()),
 		Steps: []resource.TestStep{
 			step(`node = "infra/0"
   layer = "mesos.core"

@@ -2,17 +2,18 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
+	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/stratastack/strata/internal/connect"
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/vsphere"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
 )
@@ -52,21 +53,32 @@ type baremetalSettings struct {
 	Unknown           bool
 }
 
-// substrateKind is what the provider can do with one substrate kind.
-type substrateKind struct {
-	// open connects to a substrate; nil means this provider version has no
-	// provisioner for the kind.
-	open func(ctx context.Context, cfg *settings, sub *stacks.Substrate) (provisioners.Provisioner, error)
-	// unknown reports whether the kind's provider settings hold a value
-	// Terraform does not know yet, so connecting must wait for apply.
-	unknown func(cfg *settings) bool
+// unknown reports whether the provider settings a substrate kind connects
+// with hold a value Terraform does not know yet, so connecting must wait
+// for apply.
+func (s *settings) unknown(kind string) bool {
+	switch kind {
+	case "vsphere":
+		return s.VSphere.Unknown
+	case "openstack":
+		return s.OpenStack.Unknown
+	case "aws":
+		return s.AWS.Unknown
+	case "baremetal":
+		return s.BareMetal.Unknown
+	}
+	return false
 }
 
-// errUnsupportedKind marks a substrate kind the provider cannot open.
-var errUnsupportedKind = errors.New("not supported by this provider version yet")
+// connectConfig is the connect.Config the provider opens substrates with.
+func (s *settings) connectConfig() connect.Config {
+	v := s.VSphere
+	return connect.Config{VSphere: vsphere.Config{Server: v.Server, User: v.User, Password: v.Password, Insecure: v.Insecure}}
+}
 
+// unsupportedKind is the error for a kind connect has no provisioner for.
 func unsupportedKind(kind string) error {
-	return fmt.Errorf("substrate kind %q is %w", kind, errUnsupportedKind)
+	return fmt.Errorf("substrate kind %q is not supported by this provider version yet", kind)
 }
 
 // client is what Configure hands to resources and data sources.
@@ -74,61 +86,32 @@ type client struct {
 	settings    settings
 	parallelism int
 	kinds       stacks.Kinds
-	substrates  map[string]substrateKind
+	// opener opens a substrate of a supported kind: the settings'
+	// connect.Config, or the in-memory substrate of the provider's tests.
+	opener func(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error)
 }
 
-// open connects to one substrate of a stack.
+// configure sets *c to the client Terraform hands a resource or data
+// source as provider data, once the provider is configured.
+func configure(c **client, providerData any, diags *diag.Diagnostics) {
+	if providerData == nil {
+		return
+	}
+	got, ok := providerData.(*client)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("Expected *provider.client, got %T. This is a bug in the provider.", providerData))
+		return
+	}
+	*c = got
+}
+
+// open connects to one substrate of a stack. The engine closes what it
+// opened when an operation ends; other callers close it themselves.
 func (c *client) open(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error) {
-	k, ok := c.substrates[sub.Kind]
-	if !ok || k.open == nil {
+	if !connect.Supported(sub.Kind) {
 		return nil, unsupportedKind(sub.Kind)
 	}
-	return k.open(ctx, &c.settings, sub)
-}
-
-// supported lists the kinds this provider version provisions.
-func (c *client) supported() []string {
-	var out []string
-	for k, v := range c.substrates {
-		if v.open != nil {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// session opens substrates for one operation and closes (logs out of)
-// them when the operation is done.
-type session struct {
-	c      *client
-	mu     sync.Mutex
-	opened []provisioners.Provisioner
-}
-
-var _ engine.Opener = (*session)(nil)
-
-func (s *session) Open(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error) {
-	prov, err := s.c.open(ctx, sub)
-	if err == nil {
-		s.mu.Lock()
-		s.opened = append(s.opened, prov)
-		s.mu.Unlock()
-	}
-	return prov, err
-}
-
-func (s *session) close(ctx context.Context) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, prov := range s.opened {
-		if cl, ok := prov.(interface{ Close() error }); ok {
-			if err := cl.Close(); err != nil {
-				tflog.Debug(ctx, "closing a substrate connection: "+err.Error())
-			}
-		}
-	}
-	s.opened = nil
+	return c.opener(ctx, sub)
 }
 
 // problem is one reason a stack cannot be applied, at a place in the stack
@@ -143,49 +126,52 @@ type problem struct {
 // machine: substrate kinds without a provisioner, plan steps the engine
 // cannot run yet, and substrates that cannot be opened (unreachable,
 // refused credentials, a missing datacenter, template, datastore or
-// network) when connect is set. Opening is skipped for a kind whose
+// network) when probe is set. Opening is skipped for a kind whose
 // provider settings are not known yet; apply, which opens every substrate
-// before it makes anything, needs no connect.
-func (c *client) preflight(ctx context.Context, p *plan.Plan, connect bool) []problem {
+// before it makes anything, needs no probe.
+func (c *client) preflight(ctx context.Context, p *plan.Plan, probe bool) []problem {
 	var out []problem
 	var openable []*stacks.Substrate
 	for _, sub := range p.Source().Substrates {
-		k, ok := c.substrates[sub.Kind]
-		if !ok || k.open == nil {
+		if !connect.Supported(sub.Kind) {
 			out = append(out, problem{at: sub, summary: "Unsupported substrate kind",
 				detail: fmt.Sprintf("substrate.%s.%s: %v; this version provisions %s. To run a layer on machines made by another provider, render their bootstrap with the strata_bootstrap data source.",
-					sub.Kind, sub.Name, unsupportedKind(sub.Kind), strings.Join(c.supported(), ", "))})
+					sub.Kind, sub.Name, unsupportedKind(sub.Kind), strings.Join(connect.Kinds(), ", "))})
 			continue
 		}
-		if k.unknown == nil || !k.unknown(&c.settings) {
+		if !c.settings.unknown(sub.Kind) {
 			openable = append(openable, sub)
 		}
 	}
 	if err := engine.Check(p); err != nil {
 		out = append(out, problem{summary: "Stack cannot be applied yet", detail: err.Error()})
 	}
-	if len(out) > 0 || !connect {
+	if len(out) > 0 || !probe {
 		return out
 	}
-	sess := &session{c: c}
-	defer sess.close(ctx)
 	for _, sub := range openable {
-		if _, err := sess.Open(ctx, sub); err != nil {
+		prov, err := c.open(ctx, sub)
+		if err != nil {
 			out = append(out, problem{at: sub, summary: "Cannot use substrate " + sub.Kind + "." + sub.Name,
 				detail: fmt.Sprintf("substrate.%s.%s: %v", sub.Kind, sub.Name, err)})
+			continue
+		}
+		if cl, ok := prov.(io.Closer); ok {
+			if err := cl.Close(); err != nil {
+				tflog.Debug(ctx, "closing a substrate connection: "+err.Error())
+			}
 		}
 	}
 	return out
 }
 
-// engine returns an engine for one operation and the function that ends
-// it. Progress goes to tflog on ctx; total is the number of machines the
-// operation expects to bring up (0 when unknown), and observe, when set,
-// sees every event too.
-func (c *client) engine(ctx context.Context, total int, observe func(engine.Event)) (*engine.Engine, func()) {
+// engine returns an engine for one operation; it closes the substrates it
+// opens when the operation returns. Progress goes to tflog on ctx; total is
+// the number of machines the operation expects to bring up (0 when
+// unknown), and observe, when set, sees every event too.
+func (c *client) engine(ctx context.Context, total int, observe func(engine.Event)) *engine.Engine {
 	var created, ready, deleted atomic.Int64
-	sess := &session{c: c}
-	e := engine.New(sess, engine.Options{
+	return engine.New(engine.OpenFunc(c.open), engine.Options{
 		Parallelism: c.parallelism,
 		Report: func(ev engine.Event) {
 			if observe != nil {
@@ -215,5 +201,4 @@ func (c *client) engine(ctx context.Context, total int, observe func(engine.Even
 			tflog.Info(ctx, ev.Action+" "+ev.Machine, fields)
 		},
 	})
-	return e, func() { sess.close(ctx) }
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/stratastack/strata/internal/catalog"
+	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/stacks"
 )
 
 // Address is the provider's registry address.
@@ -32,15 +34,15 @@ var (
 // StrataProvider is the Terraform provider.
 type StrataProvider struct {
 	version string
-	// kinds are what the provider can do per substrate kind; tests replace
-	// them with in-memory substrates.
-	kinds map[string]substrateKind
+	// open, when set, opens substrates instead of the connect.Config of
+	// the resolved settings: tests serve them from memory.
+	open func(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error)
 }
 
 // New returns the provider factory providerserver wants.
 func New(version string) func() provider.Provider {
 	return func() provider.Provider {
-		return &StrataProvider{version: version, kinds: builtinKinds()}
+		return &StrataProvider{version: version}
 	}
 }
 
@@ -198,7 +200,10 @@ func (p *StrataProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		settings:    cfg,
 		parallelism: DefaultParallelism,
 		kinds:       catalog.Kinds(),
-		substrates:  p.kinds,
+		opener:      p.open,
+	}
+	if c.opener == nil {
+		c.opener = cfg.connectConfig().Open
 	}
 	if !m.Parallelism.IsNull() && !m.Parallelism.IsUnknown() {
 		c.parallelism = int(m.Parallelism.ValueInt64())

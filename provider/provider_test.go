@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/stratastack/strata/internal/fakesub"
 )
 
 // TestProviderSchema asks the provider for its schema the way Terraform
@@ -92,7 +94,7 @@ func TestResolveRejectsABadBoolean(t *testing.T) {
 
 func TestProviderRejectsZeroParallelism(t *testing.T) {
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProvider(newMemory()),
+		ProtoV6ProviderFactories: testProvider(fakesub.New()),
 		Steps: []resource.TestStep{{
 			Config: `
 provider "strata" {

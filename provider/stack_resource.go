@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -154,15 +155,7 @@ func (r *stackResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 }
 
 func (r *stackResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	c, ok := req.ProviderData.(*client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("Expected *provider.client, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	r.client = c
+	configure(&r.client, req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *stackResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -235,8 +228,7 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	p := plan.Compile(s, r.client.kinds)
-	r.reportProblems(&resp.Diagnostics, in, r.client.preflight(ctx, p, true))
+	p := r.compile(ctx, in, s, true, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -254,12 +246,7 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	for _, m := range p.Machines {
 		want[m.Name] = plannedMachine(m, existing)
 	}
-	planned.Name, planned.ID = types.StringValue(s.Name), types.StringValue(s.Name)
-	var d diag.Diagnostics
-	planned.Machines, d = types.MapValueFrom(ctx, machineType(), want)
-	resp.Diagnostics.Append(d...)
-	planned.Layers, d = layersValue(ctx, p)
-	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(planned.record(ctx, p, want)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -335,6 +322,19 @@ func machinesOf(ctx context.Context, v types.Map, into map[string]machineModel) 
 	return diags
 }
 
+// record sets the stack's name, id, machines and layers from plan p and
+// machines.
+func (m *stackModel) record(ctx context.Context, p *plan.Plan, machines map[string]machineModel) diag.Diagnostics {
+	name := types.StringValue(p.Stack)
+	m.Name, m.ID = name, name
+	var diags, d diag.Diagnostics
+	m.Machines, d = types.MapValueFrom(ctx, machineType(), machines)
+	diags.Append(d...)
+	m.Layers, d = layersValue(ctx, p)
+	diags.Append(d...)
+	return diags
+}
+
 func layersValue(ctx context.Context, p *plan.Plan) (types.List, diag.Diagnostics) {
 	ls := make([]layerModel, 0, len(p.Layers))
 	for _, l := range p.Layers {
@@ -378,6 +378,15 @@ func orphanMachine(stack, name string) machineModel {
 	return m
 }
 
+// settleAll settles every machine of an apply's result (see settle).
+func settleAll(got []engine.Machine, planned map[string]machineModel) map[string]machineModel {
+	out := make(map[string]machineModel, len(got))
+	for _, mc := range got {
+		out[mc.Name] = settle(mc, planned)
+	}
+	return out
+}
+
 // settle is the state of machine got after an apply whose plan said
 // planned: values the plan knew stand (Terraform holds the provider to
 // them; the next refresh updates them), the rest come from the apply.
@@ -397,14 +406,19 @@ func settle(got engine.Machine, planned map[string]machineModel) machineModel {
 	return out
 }
 
-func (r *stackResource) reportProblems(diags *diag.Diagnostics, in stackInput, problems []problem) {
-	for _, pr := range problems {
+// compile returns the plan of stack s (loaded from in) and adds to diags,
+// on in's attribute, everything that would stop an apply of it; probe
+// opens its substrates too (see preflight).
+func (r *stackResource) compile(ctx context.Context, in stackInput, s *stacks.Stack, probe bool, diags *diag.Diagnostics) *plan.Plan {
+	p := plan.Compile(s, r.client.kinds)
+	for _, pr := range r.client.preflight(ctx, p, probe) {
 		detail := pr.detail
 		if pr.at != nil {
 			detail = position(&pr.at.Range) + ": " + detail
 		}
 		diags.AddAttributeError(in.attr(), pr.summary, detail)
 	}
+	return p
 }
 
 // seedFor returns the seed for a stack that has none in state yet: the
@@ -466,12 +480,11 @@ func writePrivate(ctx context.Context, p privateSetter, seed *secrets.Seed, snap
 // the number of machines it adopted rather than created.
 func (r *stackResource) applyStack(ctx context.Context, p *plan.Plan, seed *secrets.Seed) (*engine.Result, int, error) {
 	var adopted atomic.Int64
-	e, done := r.client.engine(ctx, len(p.Machines), func(ev engine.Event) {
+	e := r.client.engine(ctx, len(p.Machines), func(ev engine.Event) {
 		if ev.Action == "adopt" {
 			adopted.Add(1)
 		}
 	})
-	defer done()
 	res, err := e.Apply(ctx, p, seed)
 	return res, int(adopted.Load()), err
 }
@@ -485,15 +498,11 @@ func (r *stackResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	in, _, diags := inputFrom(ctx, m.Path, m.Source, m.Vars)
-	resp.Diagnostics.Append(diags...)
-	s, diags := in.load(r.client.kinds)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	in, s := r.client.loadStack(ctx, m.Path, m.Source, m.Vars, &resp.Diagnostics)
+	if s == nil {
 		return
 	}
-	p := plan.Compile(s, r.client.kinds)
-	r.reportProblems(&resp.Diagnostics, in, r.client.preflight(ctx, p, false))
+	p := r.compile(ctx, in, s, false, &resp.Diagnostics)
 	seed, seedFile, diags := seedFor(s, in)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -515,15 +524,8 @@ func (r *stackResource) Create(ctx context.Context, req resource.CreateRequest, 
 			fmt.Sprintf("%d machines of stack %q already existed and were adopted by their tags. No secret seed was found for them (looked for %s), so machines made from now on get new join secrets that the adopted ones do not share. If they came from `strata up`, put its seed file there and replace this resource.",
 				adopted, s.Name, strings.Join(seedFiles(s.Name, in.Path), ", ")))
 	}
-	got := map[string]machineModel{}
-	for _, mc := range res.Machines {
-		got[mc.Name] = settle(mc, planned)
-	}
-	m.Name, m.ID = types.StringValue(s.Name), types.StringValue(s.Name)
-	m.Machines, diags = types.MapValueFrom(ctx, machineType(), got)
-	resp.Diagnostics.Append(diags...)
-	m.Layers, diags = layersValue(ctx, p)
-	resp.Diagnostics.Append(diags...)
+	got := settleAll(res.Machines, planned)
+	resp.Diagnostics.Append(m.record(ctx, p, got)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 	resp.Diagnostics.Append(writePrivate(ctx, resp.Private, seed, takeSnapshot(s, in))...)
 	if err != nil {
@@ -543,15 +545,11 @@ func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	in, _, diags := inputFrom(ctx, m.Path, m.Source, m.Vars)
-	resp.Diagnostics.Append(diags...)
-	s, diags := in.load(r.client.kinds)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	in, s := r.client.loadStack(ctx, m.Path, m.Source, m.Vars, &resp.Diagnostics)
+	if s == nil {
 		return
 	}
-	p := plan.Compile(s, r.client.kinds)
-	r.reportProblems(&resp.Diagnostics, in, r.client.preflight(ctx, p, false))
+	p := r.compile(ctx, in, s, false, &resp.Diagnostics)
 	st, diags := readPrivate(ctx, req.Private)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -583,10 +581,7 @@ func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		resp.Diagnostics.AddAttributeError(in.attr(), "Cannot apply the stack", fmt.Sprintf("%v\n\nNo machine was created or removed.", err))
 		return
 	}
-	got := map[string]machineModel{}
-	for _, mc := range res.Machines {
-		got[mc.Name] = settle(mc, planned)
-	}
+	got := settleAll(res.Machines, planned)
 	if err != nil {
 		// Keep what the failed apply did not get to remove: nothing that
 		// exists goes untracked.
@@ -602,11 +597,7 @@ func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			}
 		}
 	}
-	m.Name, m.ID = types.StringValue(s.Name), types.StringValue(s.Name)
-	m.Machines, diags = types.MapValueFrom(ctx, machineType(), got)
-	resp.Diagnostics.Append(diags...)
-	m.Layers, diags = layersValue(ctx, p)
-	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(m.record(ctx, p, got)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 	resp.Diagnostics.Append(writePrivate(ctx, resp.Private, seed, takeSnapshot(s, in))...)
 	if err != nil {
@@ -615,44 +606,38 @@ func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	}
 }
 
-// current is the stack as last applied (from private state), or as the
-// state's path, source and vars give it.
-func (r *stackResource) current(ctx context.Context, m stackModel, st stored) (*stacks.Stack, diag.Diagnostics) {
+// current reads the resource's state and returns it with the stack as
+// last applied (from private state), or as the state's path, source and
+// vars give it. The stack is nil when diags hold an error.
+func (r *stackResource) current(ctx context.Context, state tfsdk.State, private privateGetter, diags *diag.Diagnostics) (stackModel, *stacks.Stack) {
+	var m stackModel
+	diags.Append(state.Get(ctx, &m)...)
+	st, d := readPrivate(ctx, private)
+	diags.Append(d...)
+	if diags.HasError() {
+		return m, nil
+	}
 	if st.snap != nil {
 		s, err := st.snap.load(r.client.kinds)
 		if err == nil {
-			return s, nil
+			return m, s
 		}
 		tflog.Warn(ctx, err.Error()+"; loading the stack from its configuration")
 	}
-	in, _, diags := inputFrom(ctx, m.Path, m.Source, m.Vars)
-	if diags.HasError() {
-		return nil, diags
-	}
-	s, d := in.load(r.client.kinds)
-	diags.Append(d...)
-	return s, diags
+	_, s := r.client.loadStack(ctx, m.Path, m.Source, m.Vars, diags)
+	return m, s
 }
 
 func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	if r.notConfigured(&resp.Diagnostics) {
 		return
 	}
-	var m stackModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	st, diags := readPrivate(ctx, req.Private)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	s, diags := r.current(ctx, m, st)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	m, s := r.current(ctx, req.State, req.Private, &resp.Diagnostics)
+	if s == nil {
 		return
 	}
 	p := plan.Compile(s, r.client.kinds)
-	e, done := r.client.engine(ctx, 0, nil)
-	defer done()
+	e := r.client.engine(ctx, 0, nil)
 	res, err := e.Status(ctx, p)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the stack's machines", fmt.Sprintf("stack %q: %v", s.Name, err))
@@ -671,11 +656,7 @@ func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		tflog.Warn(ctx, fmt.Sprintf("stack %s: %d machines carry the stack's tag but are not planned; the next apply removes them: %s",
 			s.Name, len(res.Orphans), strings.Join(res.Orphans, ", ")))
 	}
-	m.Name, m.ID = types.StringValue(s.Name), types.StringValue(s.Name)
-	m.Machines, diags = types.MapValueFrom(ctx, machineType(), got)
-	resp.Diagnostics.Append(diags...)
-	m.Layers, diags = layersValue(ctx, p)
-	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(m.record(ctx, p, got)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
 
@@ -683,20 +664,11 @@ func (r *stackResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if r.notConfigured(&resp.Diagnostics) {
 		return
 	}
-	var m stackModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	st, diags := readPrivate(ctx, req.Private)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	_, s := r.current(ctx, req.State, req.Private, &resp.Diagnostics)
+	if s == nil {
 		return
 	}
-	s, diags := r.current(ctx, m, st)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	e, done := r.client.engine(ctx, 0, nil)
-	defer done()
+	e := r.client.engine(ctx, 0, nil)
 	res, err := e.Destroy(ctx, s)
 	if err != nil {
 		removed := 0

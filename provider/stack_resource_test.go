@@ -16,11 +16,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/stratastack/strata/internal/fakesub"
 	"github.com/stratastack/strata/provisioners"
 )
 
 // The tests here run the real terraform binary against the provider with an
-// in-memory substrate (memory_test.go); acceptance/ runs the same resource
+// in-memory substrate (internal/fakesub); acceptance/ runs the same resource
 // against the vSphere simulator.
 
 const testStack = `stack {
@@ -98,9 +99,9 @@ func names(n int) []string {
 }
 
 // expectVMs checks the substrate holds exactly want.
-func expectVMs(mem *memory, want []string) func(*terraform.State) error {
+func expectVMs(mem *fakesub.Substrate, want []string) func(*terraform.State) error {
 	return func(*terraform.State) error {
-		if got := mem.names(); !slices.Equal(got, want) {
+		if got := mem.Names(); !slices.Equal(got, want) {
 			return fmt.Errorf("the substrate holds %v, want %v", got, want)
 		}
 		return nil
@@ -108,9 +109,9 @@ func expectVMs(mem *memory, want []string) func(*terraform.State) error {
 }
 
 // keptIDs checks every machine recorded in ids still has its id.
-func keptIDs(mem *memory, ids map[string]string) func(*terraform.State) error {
+func keptIDs(mem *fakesub.Substrate, ids map[string]string) func(*terraform.State) error {
 	return func(*terraform.State) error {
-		now := mem.ids()
+		now := mem.IDs()
 		for name, id := range ids {
 			if got, ok := now[name]; ok && got != id {
 				return fmt.Errorf("%s was replaced: id %s, was %s", name, got, id)
@@ -121,11 +122,11 @@ func keptIDs(mem *memory, ids map[string]string) func(*terraform.State) error {
 }
 
 func TestStackResourceLifecycle(t *testing.T) {
-	mem := newMemory()
+	mem := fakesub.New()
 	path := writeStack(t, "t1.strata.hcl", testStack)
 	ids := map[string]string{}
 	remember := func(*terraform.State) error {
-		for k, v := range mem.ids() {
+		for k, v := range mem.IDs() {
 			ids[k] = v
 		}
 		return nil
@@ -200,7 +201,7 @@ func TestStackResourceLifecycle(t *testing.T) {
 // again, and one that carries the stack's tag but is not planned shows up
 // as unplanned and is removed by the next apply.
 func TestStackResourceOrphansAndDrift(t *testing.T) {
-	mem := newMemory()
+	mem := fakesub.New()
 	path := writeStack(t, "t1.strata.hcl", testStack)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProvider(mem),
@@ -209,7 +210,7 @@ func TestStackResourceOrphansAndDrift(t *testing.T) {
 			{Config: stackConfig(path, 1), Check: expectVMs(mem, names(4))},
 			{
 				PreConfig: func() {
-					ids := mem.ids()
+					ids := mem.IDs()
 					_ = mem.Delete(t.Context(), ids["t1-infra-3"])
 					_, _ = mem.Create(t.Context(), provisioners.Machine{Name: "t1-infra-9", Tags: map[string]string{
 						"strata:stack": "t1", "strata:pool": "infra", "strata:index": "9"}})
@@ -241,7 +242,7 @@ func TestStackResourceOrphansAndDrift(t *testing.T) {
 }
 
 func TestStackResourceStackDiagnostics(t *testing.T) {
-	mem := newMemory()
+	mem := fakesub.New()
 	bad := writeStack(t, "bad.strata.hcl", strings.Replace(testStack, `role "master"`, `role "mastr"`, 1))
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProvider(mem),
@@ -271,7 +272,7 @@ resource "strata_stack" "t" {
 			},
 		},
 	})
-	if n := len(mem.names()); n != 0 {
+	if n := len(mem.Names()); n != 0 {
 		t.Fatalf("%d machines were made for invalid stacks", n)
 	}
 }
@@ -279,7 +280,7 @@ resource "strata_stack" "t" {
 // TestStackResourcePlanTimeFailures: what the provider cannot do fails at
 // plan time, before a machine is made.
 func TestStackResourcePlanTimeFailures(t *testing.T) {
-	mem := newMemory()
+	mem := fakesub.New()
 	aws := writeStack(t, "aws.strata.hcl", testStack+`
 substrate "aws" "use1" {
   region = "us-east-1"
@@ -313,14 +314,14 @@ layer "kubernetes" "apps" {
 				ExpectError: wrapped(`Stack cannot be applied yet`, `role control-plane of layer kubernetes.apps is hosted on layer mesos.core`),
 			},
 			{
-				PreConfig:   func() { mem.openErr = errBadLogin },
+				PreConfig:   func() { mem.FailOpen(errBadLogin) },
 				Config:      stackConfig(ok, 1),
 				PlanOnly:    true,
 				ExpectError: wrapped(`ok.strata.hcl:10,1: substrate.vsphere.dc: vsphere: login to`, `wrong user name or password`),
 			},
 		},
 	})
-	if n := len(mem.names()); n != 0 {
+	if n := len(mem.Names()); n != 0 {
 		t.Fatalf("%d machines were made for stacks that cannot be applied", n)
 	}
 }
@@ -328,8 +329,8 @@ layer "kubernetes" "apps" {
 // TestStackResourcePartialCreate: a create that fails halfway records
 // what it made, and destroy removes it.
 func TestStackResourcePartialCreate(t *testing.T) {
-	mem := newMemory()
-	mem.failCreate = "t1-infra-4"
+	mem := fakesub.New()
+	mem.FailCreate("t1-infra-4", errDatastoreFull("t1-infra-4"))
 	path := writeStack(t, "t1.strata.hcl", testStack)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProvider(mem),
@@ -342,10 +343,10 @@ func TestStackResourcePartialCreate(t *testing.T) {
 			{
 				// The failed create left a tainted stack holding what it made.
 				PreConfig: func() {
-					if got := mem.names(); len(got) < 3 || len(got) > 4 {
+					if got := mem.Names(); len(got) < 3 || len(got) > 4 {
 						t.Errorf("after the failed create the substrate holds %v", got)
 					}
-					mem.failCreate = ""
+					mem.FailCreate("t1-infra-4", nil)
 				},
 				Config: stackConfig(path, 2),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -361,7 +362,7 @@ func TestStackResourcePartialCreate(t *testing.T) {
 // what exists — the machines it made and those it could not remove — and
 // the next apply finishes it without replacing the stack.
 func TestStackResourcePartialUpdate(t *testing.T) {
-	mem := newMemory()
+	mem := fakesub.New()
 	path := writeStack(t, "t1.strata.hcl", testStack)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProvider(mem),
@@ -369,13 +370,13 @@ func TestStackResourcePartialUpdate(t *testing.T) {
 		Steps: []resource.TestStep{
 			{Config: stackConfig(path, 2), Check: expectVMs(mem, names(5))},
 			{
-				PreConfig:   func() { mem.failDelete = "t1-infra-4" },
+				PreConfig:   func() { mem.FailDelete("t1-infra-4", errLocked("t1-infra-4")) },
 				Config:      stackConfig(path, 0),
 				ExpectError: wrapped(`Stack only partly applied`, `the VM is locked by another task`, `the next apply adopts them`),
 			},
 			{
 				// t1-infra-4 is still recorded, so the plan removes it again.
-				PreConfig: func() { mem.failDelete = "" },
+				PreConfig: func() { mem.FailDelete("t1-infra-4", nil) },
 				Config:    stackConfig(path, 0),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("strata_stack.t", plancheck.ResourceActionUpdate),
@@ -383,12 +384,12 @@ func TestStackResourcePartialUpdate(t *testing.T) {
 				Check: expectVMs(mem, names(3)),
 			},
 			{
-				PreConfig:   func() { mem.failCreate = "t1-infra-4" },
+				PreConfig:   func() { mem.FailCreate("t1-infra-4", errDatastoreFull("t1-infra-4")) },
 				Config:      stackConfig(path, 2),
 				ExpectError: wrapped(`Stack only partly applied`, `the datastore is full`),
 			},
 			{
-				PreConfig: func() { mem.failCreate = "" },
+				PreConfig: func() { mem.FailCreate("t1-infra-4", nil) },
 				Config:    stackConfig(path, 2),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("strata_stack.t", plancheck.ResourceActionUpdate),
@@ -401,7 +402,7 @@ func TestStackResourcePartialUpdate(t *testing.T) {
 }
 
 func TestStackResourceRenameReplaces(t *testing.T) {
-	mem := newMemory()
+	mem := fakesub.New()
 	src := func(name string) string {
 		return fmt.Sprintf(`
 resource "strata_stack" "t" {

@@ -81,6 +81,19 @@ func inputFrom(ctx context.Context, p, src types.String, vars types.Map) (stackI
 	return in, true, diags
 }
 
+// loadStack loads the stack that path, source and vars name, adding its
+// diagnostics to diags; the stack is nil when diags hold an error.
+func (c *client) loadStack(ctx context.Context, p, src types.String, vars types.Map, diags *diag.Diagnostics) (stackInput, *stacks.Stack) {
+	in, _, d := inputFrom(ctx, p, src, vars)
+	diags.Append(d...)
+	s, d := in.load(c.kinds)
+	diags.Append(d...)
+	if diags.HasError() {
+		return in, nil
+	}
+	return in, s
+}
+
 // load parses and validates the stack. Its diagnostics are attached to the
 // path or source attribute, each detail led by the stack file position.
 func (in stackInput) load(kinds stacks.Kinds) (*stacks.Stack, diag.Diagnostics) {

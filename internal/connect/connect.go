@@ -3,6 +3,9 @@ package connect
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/vsphere"
@@ -14,18 +17,31 @@ type Config struct {
 	VSphere vsphere.Config
 }
 
+// openers are the substrate kinds with a provisioner, and how to open one.
+var openers = map[string]func(context.Context, Config, *stacks.Substrate) (provisioners.Provisioner, error){
+	"vsphere": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
+		return vsphere.Open(ctx, c.VSphere, sub.Settings)
+	},
+}
+
+// Kinds lists the substrate kinds that have a provisioner, sorted.
+func Kinds() []string {
+	return slices.Sorted(maps.Keys(openers))
+}
+
 // Supported reports whether a substrate kind has a provisioner.
 func Supported(kind string) bool {
-	return kind == "vsphere"
+	_, ok := openers[kind]
+	return ok
 }
 
 // Open connects to a substrate block.
 func (c Config) Open(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error) {
-	switch sub.Kind {
-	case "vsphere":
-		return vsphere.Open(ctx, c.VSphere, sub.Settings)
+	open, ok := openers[sub.Kind]
+	if !ok {
+		return nil, fmt.Errorf("substrate kind %q %s", sub.Kind, unsupported())
 	}
-	return nil, fmt.Errorf("substrate kind %q is not supported by this version of strata yet (supported: vsphere)", sub.Kind)
+	return open(ctx, c, sub)
 }
 
 // Check fails, before anything is made, when the stack uses a substrate
@@ -33,8 +49,13 @@ func (c Config) Open(ctx context.Context, sub *stacks.Substrate) (provisioners.P
 func Check(s *stacks.Stack) error {
 	for _, sub := range s.Substrates {
 		if !Supported(sub.Kind) {
-			return fmt.Errorf("substrate %s.%s: kind %q is not supported by this version of strata yet (supported: vsphere)", sub.Kind, sub.Name, sub.Kind)
+			return fmt.Errorf("substrate %s.%s: kind %q %s", sub.Kind, sub.Name, sub.Kind, unsupported())
 		}
 	}
 	return nil
+}
+
+// unsupported ends the message about a kind without a provisioner.
+func unsupported() string {
+	return "is not supported by this version of strata yet (supported: " + strings.Join(Kinds(), ", ") + ")"
 }
