@@ -168,6 +168,18 @@ func (e *Engine) existing(ctx context.Context, stack string, subs map[string]*su
 	return found, err
 }
 
+// survey opens every substrate of the stack, used or not (so machines left
+// on one a pool no longer uses are found), and lists what each holds for
+// the stack. closeAll must be called even on error.
+func (e *Engine) survey(ctx context.Context, s *stacks.Stack) (map[string]*substrate, map[string][]instance, func(), error) {
+	subs, closeAll, err := e.openAll(ctx, s)
+	if err != nil {
+		return nil, nil, closeAll, err
+	}
+	found, err := e.existing(ctx, s.Name, subs)
+	return subs, found, closeAll, err
+}
+
 type instance struct {
 	provisioners.Instance
 	substrate string
@@ -181,14 +193,8 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 		return nil, err
 	}
 	s := p.Source()
-	// Open every substrate of the stack, used or not, so machines left on
-	// one a pool no longer uses are found and removed.
-	subs, closeAll, err := e.openAll(ctx, s)
+	subs, found, closeAll, err := e.survey(ctx, s)
 	defer closeAll()
-	if err != nil {
-		return nil, err
-	}
-	found, err := e.existing(ctx, s.Name, subs)
 	if err != nil {
 		return nil, err
 	}
@@ -435,12 +441,8 @@ func (e *Engine) remove(ctx context.Context, subs map[string]*substrate, doomed 
 // Destroy removes every machine that carries the stack's tag on any of the
 // stack's substrates.
 func (e *Engine) Destroy(ctx context.Context, s *stacks.Stack) (*Result, error) {
-	subs, closeAll, err := e.openAll(ctx, s)
+	subs, found, closeAll, err := e.survey(ctx, s)
 	defer closeAll()
-	if err != nil {
-		return nil, err
-	}
-	found, err := e.existing(ctx, s.Name, subs)
 	if err != nil {
 		return nil, err
 	}
@@ -456,12 +458,8 @@ func (e *Engine) Destroy(ctx context.Context, s *stacks.Stack) (*Result, error) 
 // not plan (orphans).
 func (e *Engine) Status(ctx context.Context, p *plan.Plan) (*Result, error) {
 	s := p.Source()
-	subs, closeAll, err := e.openAll(ctx, s)
+	_, found, closeAll, err := e.survey(ctx, s)
 	defer closeAll()
-	if err != nil {
-		return nil, err
-	}
-	found, err := e.existing(ctx, s.Name, subs)
 	if err != nil {
 		return nil, err
 	}
