@@ -349,19 +349,9 @@ func (r *Responder) proxyReply(req *dhcpv4.DHCPv4, c Client, known bool, ev *Eve
 		ev.Reason = "proxy mode answers only DISCOVER on port 67"
 		return nil, nil
 	}
-	if c.Kind == KindNone {
-		ev.Reason = "not a network-boot client"
+	b, ok := r.proxyBoot(req, c, known, ev)
+	if !ok {
 		return nil, nil
-	}
-	b := r.bootFor(c, req.ClientHWAddr, known)
-	if b.file == "" {
-		ev.Reason = b.reason
-		return nil, nil
-	}
-	// Proxy offers always carry PXEClient (HTTPClient for HTTP boot): it is
-	// how iPXE and PXE ROMs tell a proxy offer from a stray one.
-	if b.vendor == "" {
-		b.vendor = "PXEClient"
 	}
 	// UEFI PXE firmware (EDK2 and most vendor firmware built on it) does
 	// not boot the file of a port-67 proxy offer reliably; like dnsmasq,
@@ -378,6 +368,25 @@ func (r *Responder) proxyReply(req *dhcpv4.DHCPv4, c Client, known bool, ev *Eve
 	return resp, nil
 }
 
+// proxyBoot is what a proxy answer (port 67 or 4011) boots. It always
+// carries a vendor class, PXEClient unless HTTP boot set HTTPClient: that is
+// how iPXE and PXE ROMs tell a proxy offer from a stray one.
+func (r *Responder) proxyBoot(req *dhcpv4.DHCPv4, c Client, known bool, ev *Event) (boot, bool) {
+	if c.Kind == KindNone {
+		ev.Reason = "not a network-boot client"
+		return boot{}, false
+	}
+	b := r.bootFor(c, req.ClientHWAddr, known)
+	if b.file == "" {
+		ev.Reason = b.reason
+		return b, false
+	}
+	if b.vendor == "" {
+		b.vendor = "PXEClient"
+	}
+	return b, true
+}
+
 func (r *Responder) replyBootServer(req *dhcpv4.DHCPv4, ev *Event) (*dhcpv4.DHCPv4, error) {
 	c, known, ok := r.admit(req, ev)
 	if !ok {
@@ -391,17 +400,9 @@ func (r *Responder) replyBootServer(req *dhcpv4.DHCPv4, ev *Event) (*dhcpv4.DHCP
 		ev.Reason = "addressed to server " + sid.String()
 		return nil, nil
 	}
-	if c.Kind == KindNone {
-		ev.Reason = "not a network-boot client"
+	b, ok := r.proxyBoot(req, c, known, ev)
+	if !ok {
 		return nil, nil
-	}
-	b := r.bootFor(c, req.ClientHWAddr, known)
-	if b.file == "" {
-		ev.Reason = b.reason
-		return nil, nil
-	}
-	if b.vendor == "" {
-		b.vendor = "PXEClient"
 	}
 	resp, err := r.newReply(req, dhcpv4.MessageTypeAck, b, b.pxe)
 	if err != nil {
