@@ -13,6 +13,7 @@ require (
 	github.com/pin/tftp/v3 v3.1.0
 	github.com/vmware/govmomi v0.56.0
 	github.com/zclconf/go-cty v1.20.0
+	go.etcd.io/bbolt v1.5.0
 	golang.org/x/net v0.57.0
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
