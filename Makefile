@@ -16,13 +16,14 @@ build:
 
 # deps installs what the tests call out to: Debian's cloud-init, whose
 # `cloud-init schema` validates every rendered cloud-config, and the TFTP
-# clients (tftp-hpa, atftp, curl) the boot server is tested with; and checks for
+# clients (tftp-hpa, atftp, curl) and the BMC simulator (openipmi, ipmitool)
+# the boot server is tested with; and checks for
 # terraform, which the provider tests drive (it is not a Debian package).
 deps:
 	@command -v terraform >/dev/null 2>&1 || { \
 	  echo "terraform (>= 1.11) is needed on PATH for the provider tests and make demo"; exit 1; }
 	@missing=""; \
-	  for t in cloud-init:cloud-init tftp:tftp-hpa atftp:atftp curl:curl; do \
+	  for t in cloud-init:cloud-init tftp:tftp-hpa atftp:atftp curl:curl ipmi_sim:openipmi ipmitool:ipmitool; do \
 	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
