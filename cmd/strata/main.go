@@ -27,6 +27,7 @@ Commands:
   down PATH | down -expired                             remove the stack's machines / every expired stack
   status [PATH]                                         the stack's machines as the substrate reports them / every recorded stack
   sim vsphere [-listen ADDR]                            run a vSphere simulator with a template, for trying strata locally
+  boot serve [-data DIR] [-http ADDR] [-tftp ADDR] ...  the bare-metal boot server (strata boot serve -h lists its flags)
 
 Credentials come from the environment: VSPHERE_SERVER, VSPHERE_USER, VSPHERE_PASSWORD,
 VSPHERE_ALLOW_UNVERIFIED_SSL. State and secret seeds are kept in -state-dir (.strata).
@@ -52,6 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Usage
 	}
 	cmd := args[0]
+	if cmd == "boot" {
+		return bootCmd(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("strata "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var vars, varFiles multi
