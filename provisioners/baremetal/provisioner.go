@@ -1,0 +1,452 @@
+package baremetal
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/baremetal/inventory"
+	"github.com/stratastack/strata/provisioners/baremetal/power"
+	"github.com/stratastack/strata/provisioners/baremetal/web"
+	"github.com/stratastack/strata/stacks/schema"
+)
+
+// Instance states, substrate-neutral.
+const (
+	StatePending = "pending"
+	StateRunning = "running"
+	StateError   = "error"
+	StateGone    = "gone"
+)
+
+// LabelMachine is the label a registered machine carries with the name of
+// the physical machine (the substrate's machine block) it is.
+const LabelMachine = "strata:machine"
+
+// Defaults for Config.
+const (
+	DefaultReadyTimeout = 15 * time.Minute
+	DefaultPollInterval = 2 * time.Second
+)
+
+// Config is what Open needs besides the substrate's settings.
+type Config struct {
+	// BootToken is the boot server's API bearer token. Required.
+	BootToken string
+	// BMCPassword returns the password of a machine's BMC. machineName is
+	// the substrate's machine block label, envVarName its bmc_password_env
+	// ("" when unset). The front end reads the environment (or a
+	// write-only attribute); passwords are never taken from state. Needed
+	// only for machines with a bmc.
+	BMCPassword func(machineName, envVarName string) (string, error)
+	// ReadyTimeout bounds Ready; DefaultReadyTimeout when zero.
+	ReadyTimeout time.Duration
+	// PollInterval is how often Ready asks the boot server;
+	// DefaultPollInterval when zero.
+	PollInterval time.Duration
+	// HTTPClient talks to the boot server; a client with a 30 s timeout
+	// when nil.
+	HTTPClient *http.Client
+}
+
+// physical is one machine block of the substrate.
+type physical struct {
+	name    string
+	mac     string
+	bmc     string
+	bmcUser string
+	passEnv string
+	address string
+	labels  map[string]string
+}
+
+type image struct {
+	kernel  string
+	initrd  []string
+	cmdline string
+}
+
+// Provisioner takes the substrate's machines: it registers them with the
+// boot server, PXE-boots them through their BMCs and waits for phone-home.
+type Provisioner struct {
+	base     string // boot_server without a trailing slash
+	token    string
+	client   *http.Client
+	image    *image
+	machines map[string]physical
+	sub      schema.Values
+	cfg      Config
+	// openPower opens a BMC; power.Open unless a test replaces it.
+	openPower func(ctx context.Context, bmcURL string, creds power.Credentials) (power.Controller, error)
+}
+
+var _ provisioners.Provisioner = (*Provisioner)(nil)
+
+// Open reads the substrate's settings and checks that the boot server
+// answers and accepts the token.
+func Open(ctx context.Context, cfg Config, substrate schema.Values) (*Provisioner, error) {
+	base := strings.TrimRight(substrate.String("boot_server"), "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("baremetal: boot_server %q is not an http(s) URL; write e.g. \"http://10.0.0.2:8080\"", base)
+	}
+	if strings.TrimSpace(cfg.BootToken) == "" {
+		return nil, errors.New("baremetal: no boot server API token given (Config.BootToken)")
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = DefaultReadyTimeout
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	p := &Provisioner{
+		base: base, token: strings.TrimSpace(cfg.BootToken), client: client, cfg: cfg,
+		machines: map[string]physical{}, sub: substrate,
+		openPower: func(ctx context.Context, bmcURL string, creds power.Credentials) (power.Controller, error) {
+			return power.Open(ctx, bmcURL, creds)
+		},
+	}
+	if imgs := substrate.Blocks["image"]; len(imgs) > 0 {
+		p.image = &image{kernel: imgs[0].String("kernel"), initrd: imgs[0].Strings("initrd"), cmdline: imgs[0].String("cmdline")}
+	}
+	for _, b := range substrate.Blocks["machine"] {
+		if len(b.Labels) == 0 {
+			continue
+		}
+		p.machines[b.Labels[0]] = physical{
+			name: b.Labels[0], mac: b.String("mac"), bmc: b.String("bmc"), bmcUser: b.String("bmc_user"),
+			passEnv: b.String("bmc_password_env"), address: b.String("address"), labels: b.Map("labels"),
+		}
+	}
+	// A cheap authenticated request: a wrong token or URL is reported
+	// here, before any machine is touched.
+	if err := p.call(ctx, http.MethodGet, "profiles", nil, nil); err != nil {
+		return nil, fmt.Errorf("baremetal: checking the boot server: %w", err)
+	}
+	return p, nil
+}
+
+// Spec implements provisioners.Provisioner.
+func (p *Provisioner) Spec() provisioners.Spec { return Spec() }
+
+// pick returns the physical machine m takes: Machines(substrate, pool) at
+// the index in its strata:index tag.
+func (p *Provisioner) pick(m provisioners.Machine, sub schema.Values) (physical, error) {
+	idx, err := strconv.Atoi(m.Tags["strata:index"])
+	if err != nil || idx < 0 {
+		return physical{}, fmt.Errorf("baremetal: machine %s has no valid strata:index tag (%q)", m.Name, m.Tags["strata:index"])
+	}
+	names := Machines(sub, m.Pool)
+	if idx >= len(names) {
+		return physical{}, fmt.Errorf("baremetal: machine %s is index %d of its pool, but the pool matches only %d machine(s): %s; add machine blocks or lower size",
+			m.Name, idx, len(names), strings.Join(names, ", "))
+	}
+	for _, b := range sub.Blocks["machine"] {
+		if len(b.Labels) > 0 && b.Labels[0] == names[idx] {
+			return physical{
+				name: names[idx], mac: b.String("mac"), bmc: b.String("bmc"), bmcUser: b.String("bmc_user"),
+				passEnv: b.String("bmc_password_env"), address: b.String("address"), labels: b.Map("labels"),
+			}, nil
+		}
+	}
+	return physical{}, fmt.Errorf("baremetal: machine block %q not found", names[idx])
+}
+
+// Create takes a physical machine for m: it registers a profile (the image
+// and m's user-data) and the machine with the boot server, sets the next
+// boot to PXE and powers the machine on, or cycles it if it is on.
+func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provisioners.Instance, error) {
+	sub := m.Substrate
+	if sub.Attrs == nil && sub.Blocks == nil {
+		sub = p.sub // the settings Open was given
+	}
+	img := p.image
+	if imgs := sub.Blocks["image"]; len(imgs) > 0 {
+		img = &image{kernel: imgs[0].String("kernel"), initrd: imgs[0].Strings("initrd"), cmdline: imgs[0].String("cmdline")}
+	}
+	if img == nil || img.kernel == "" {
+		return provisioners.Instance{}, errors.New("baremetal: the substrate has no image block with a kernel; machines have nothing to boot")
+	}
+	phys, err := p.pick(m, sub)
+	if err != nil {
+		return provisioners.Instance{}, err
+	}
+
+	prof := web.ProfileRequest{Kernel: img.kernel, Initrd: img.initrd, Cmdline: img.cmdline}
+	if utf8.Valid(m.UserData) {
+		s := string(m.UserData)
+		prof.UserData = &s
+	} else {
+		s := base64.StdEncoding.EncodeToString(m.UserData)
+		prof.UserDataBase64 = &s
+	}
+	if err := p.call(ctx, http.MethodPut, "profiles/"+url.PathEscape(m.Name), prof, nil); err != nil {
+		return provisioners.Instance{}, fmt.Errorf("baremetal: machine %s: registering its profile: %w", m.Name, err)
+	}
+
+	labels := map[string]string{}
+	for k, v := range phys.labels {
+		labels[k] = v
+	}
+	labels[LabelMachine] = phys.name
+	req := web.MachineRequest{
+		Name: m.Name, MAC: phys.mac, IP: phys.address, BMC: phys.bmc, BMCUser: phys.bmcUser,
+		Profile: m.Name, Labels: labels, Tags: m.Tags,
+	}
+	var view web.MachineView
+	if err := p.call(ctx, http.MethodPost, "machines", req, &view); err != nil {
+		if isStatus(err, http.StatusConflict) {
+			err = fmt.Errorf("%w (machine %q, MAC %s, is already registered on the boot server under another name: taken by another stack, or left over; delete it there first)", err, phys.name, phys.mac)
+		}
+		return provisioners.Instance{}, fmt.Errorf("baremetal: machine %s: registering %s: %w", m.Name, phys.name, err)
+	}
+
+	if phys.bmc != "" {
+		if err := p.withPower(ctx, phys, func(c power.Controller) error {
+			if err := c.BootPXE(ctx); err != nil {
+				return err
+			}
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if st == power.On {
+				// On leaves a running machine alone; it must boot now.
+				return c.Cycle(ctx)
+			}
+			return c.On(ctx)
+		}); err != nil {
+			return provisioners.Instance{}, fmt.Errorf("baremetal: machine %s: PXE-booting %s: %w", m.Name, phys.name, err)
+		}
+	}
+	in := instance(view)
+	in.State = StatePending
+	return in, nil
+}
+
+// withPower opens phys's BMC with its password and runs fn. Errors are
+// scrubbed of the password (power errors already are; this also covers a
+// password that a BMCPassword func or a test double quotes back).
+func (p *Provisioner) withPower(ctx context.Context, phys physical, fn func(power.Controller) error) error {
+	if p.cfg.BMCPassword == nil {
+		return fmt.Errorf("no BMC password source (Config.BMCPassword) for the BMC of %s", phys.name)
+	}
+	pw, err := p.cfg.BMCPassword(phys.name, phys.passEnv)
+	if err != nil {
+		return scrub(fmt.Errorf("BMC password of %s: %w", phys.name, err), pw)
+	}
+	c, err := p.openPower(ctx, phys.bmc, power.Credentials{User: phys.bmcUser, Password: pw})
+	if err == nil {
+		err = fn(c)
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, power.ErrUnreachable) && ctx.Err() == nil && !provisioners.IsTransient(err) {
+		err = provisioners.Transient(err)
+	}
+	return scrub(err, pw)
+}
+
+// scrub removes pw from err's text, keeping whether it is transient.
+func scrub(err error, pw string) error {
+	if err == nil || pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	clean := errors.New(strings.ReplaceAll(err.Error(), pw, "[redacted]"))
+	if provisioners.IsTransient(err) {
+		return provisioners.Transient(clean)
+	}
+	return clean
+}
+
+// instance converts a boot server machine.
+func instance(v web.MachineView) provisioners.Instance {
+	in := provisioners.Instance{ID: v.Name, Name: v.Name, Tags: v.Tags}
+	switch v.State {
+	case inventory.StateReady:
+		in.State = StateRunning
+	case inventory.StateError:
+		in.State = StateError
+	default:
+		in.State = StatePending
+	}
+	if v.IP.IsValid() {
+		in.Addresses = append(in.Addresses, v.IP.String())
+	} else if v.PhoneHome != nil {
+		// No fixed address: the one it phoned home from.
+		if host, _, err := net.SplitHostPort(v.PhoneHome.Remote); err == nil {
+			in.Addresses = append(in.Addresses, host)
+		}
+	}
+	return in
+}
+
+// Read reports a machine; one the boot server no longer knows is StateGone.
+func (p *Provisioner) Read(ctx context.Context, id string) (provisioners.Instance, error) {
+	v, err := p.get(ctx, id)
+	if isStatus(err, http.StatusNotFound) {
+		return provisioners.Instance{ID: id, Name: id, State: StateGone}, nil
+	}
+	if err != nil {
+		return provisioners.Instance{}, fmt.Errorf("baremetal: reading machine %s: %w", id, err)
+	}
+	return instance(v), nil
+}
+
+func (p *Provisioner) get(ctx context.Context, id string) (web.MachineView, error) {
+	var v web.MachineView
+	err := p.call(ctx, http.MethodGet, "machines/"+url.PathEscape(id), nil, &v)
+	return v, err
+}
+
+// stuckAt says what a machine whose last boot step is st did not do.
+func stuckAt(st inventory.State) string {
+	switch st {
+	case inventory.StateRegistered:
+		return "no DHCP seen (is DHCP reaching it? is the BMC powering it?)"
+	case inventory.StateDHCP:
+		return "got an address but never fetched its iPXE script"
+	case inventory.StateScriptFetched:
+		return "fetched its script but never its kernel"
+	case inventory.StateKernelFetched:
+		return "booted its kernel but never phoned home (user-data / network in the OS?)"
+	case "":
+		return "the boot server could not be asked"
+	}
+	return "it stopped at an unexpected state"
+}
+
+// Ready polls the boot server until the machine phones home, up to
+// Config.ReadyTimeout. On timeout the error names the last boot step the
+// machine reached and what that means.
+func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instance, error) {
+	start := time.Now()
+	tctx, cancel := context.WithTimeout(ctx, p.cfg.ReadyTimeout)
+	defer cancel()
+	tick := time.NewTicker(p.cfg.PollInterval)
+	defer tick.Stop()
+	var last web.MachineView
+	var lastErr error
+	for {
+		v, err := p.get(tctx, id)
+		switch {
+		case err == nil:
+			last, lastErr = v, nil
+			switch v.State {
+			case inventory.StateReady:
+				return instance(v), nil
+			case inventory.StateError:
+				return instance(v), fmt.Errorf("baremetal: machine %s: the boot server reports a boot error", id)
+			}
+		case isStatus(err, http.StatusNotFound):
+			return provisioners.Instance{ID: id, Name: id, State: StateGone}, fmt.Errorf("baremetal: machine %s is no longer registered with the boot server", id)
+		case provisioners.IsTransient(err) || tctx.Err() != nil:
+			lastErr = err // keep polling; reported if time runs out
+		default:
+			return provisioners.Instance{}, fmt.Errorf("baremetal: waiting for machine %s: %w", id, err)
+		}
+		select {
+		case <-tctx.Done():
+			return instance(last), p.notReady(ctx, id, start, last, lastErr)
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Provisioner) notReady(ctx context.Context, id string, start time.Time, last web.MachineView, lastErr error) error {
+	why := "did not phone home within " + p.cfg.ReadyTimeout.String()
+	if ctx.Err() != nil {
+		why = fmt.Sprintf("was not ready when the wait was cancelled after %s", time.Since(start).Round(time.Millisecond))
+	}
+	step := last.State
+	msg := fmt.Sprintf("baremetal: machine %s %s", id, why)
+	if step != "" {
+		at := ""
+		if n := len(last.History); n > 0 {
+			at = " at " + last.History[n-1].At.UTC().Format(time.RFC3339)
+		}
+		msg += fmt.Sprintf("; last boot step %q%s: %s", step, at, stuckAt(step))
+	}
+	if lastErr != nil {
+		msg += fmt.Sprintf("; last poll failed: %v", lastErr)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", msg, ctx.Err())
+	}
+	return errors.New(msg)
+}
+
+// List returns the registered machines that carry all of tags.
+func (p *Provisioner) List(ctx context.Context, tags map[string]string) ([]provisioners.Instance, error) {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	q := url.Values{}
+	for _, k := range keys {
+		q.Add("tag", k+"="+tags[k])
+	}
+	path := "machines"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var vs []web.MachineView
+	if err := p.call(ctx, http.MethodGet, path, nil, &vs); err != nil {
+		return nil, fmt.Errorf("baremetal: listing machines: %w", err)
+	}
+	out := make([]provisioners.Instance, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, instance(v))
+	}
+	return out, nil
+}
+
+// Delete powers the machine off and deregisters it and its profile. A
+// machine the boot server does not know is not an error. A BMC that cannot
+// be reached is: the machine would go on running what it booted.
+func (p *Provisioner) Delete(ctx context.Context, id string) error {
+	v, err := p.get(ctx, id)
+	switch {
+	case isStatus(err, http.StatusNotFound):
+		// Gone already; the profile may be left from a crash.
+	case err != nil:
+		return fmt.Errorf("baremetal: deleting machine %s: %w", id, err)
+	default:
+		if v.BMC != "" {
+			phys, ok := p.machines[v.Labels[LabelMachine]]
+			if !ok || phys.bmc != v.BMC {
+				// No longer (or differently) declared: use what the
+				// boot server recorded.
+				phys = physical{name: v.Labels[LabelMachine], bmc: v.BMC, bmcUser: v.BMCUser}
+				if phys.name == "" {
+					phys.name = id
+				}
+			}
+			if err := p.withPower(ctx, phys, func(c power.Controller) error { return c.Off(ctx) }); err != nil {
+				return fmt.Errorf("baremetal: deleting machine %s: powering off %s: %w", id, phys.name, err)
+			}
+		}
+		if err := p.call(ctx, http.MethodDelete, "machines/"+url.PathEscape(id), nil, nil); err != nil && !isStatus(err, http.StatusNotFound) {
+			return fmt.Errorf("baremetal: deleting machine %s: %w", id, err)
+		}
+	}
+	if err := p.call(ctx, http.MethodDelete, "profiles/"+url.PathEscape(id), nil, nil); err != nil && !isStatus(err, http.StatusNotFound) {
+		return fmt.Errorf("baremetal: deleting the profile of machine %s: %w", id, err)
+	}
+	return nil
+}
