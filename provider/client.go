@@ -13,6 +13,7 @@ import (
 	"github.com/stratastack/strata/internal/connect"
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/baremetal"
 	"github.com/stratastack/strata/provisioners/vsphere"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
@@ -24,6 +25,9 @@ type settings struct {
 	OpenStack openstackSettings
 	AWS       awsSettings
 	BareMetal baremetalSettings
+	// bmcPasswords reads BMC passwords from the environment at power-call
+	// time; they are never kept in state.
+	bmcPasswords func(machine, envVar string) (string, error)
 }
 
 // Each kind's Unknown is set when its block held a value Terraform did
@@ -73,7 +77,10 @@ func (s *settings) unknown(kind string) bool {
 // connectConfig is the connect.Config the provider opens substrates with.
 func (s *settings) connectConfig() connect.Config {
 	v := s.VSphere
-	return connect.Config{VSphere: vsphere.Config{Server: v.Server, User: v.User, Password: v.Password, Insecure: v.Insecure}}
+	return connect.Config{
+		VSphere:   vsphere.Config{Server: v.Server, User: v.User, Password: v.Password, Insecure: v.Insecure},
+		BareMetal: baremetal.Config{BootToken: s.BareMetal.Token, BMCPassword: s.bmcPasswords},
+	}
 }
 
 // unsupportedKind is the error for a kind connect has no provisioner for.

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/stratastack/strata/internal/catalog"
+	"github.com/stratastack/strata/internal/connect"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
 )
@@ -297,6 +298,7 @@ func resolve(m providerModel, getenv func(string) string) (settings, []configPro
 	b := &out.BareMetal
 	b.BootServer = str(bm.BootServer, &b.Unknown, "STRATA_BOOT_SERVER")
 	b.Token = str(bm.Token, &b.Unknown, "STRATA_BOOT_TOKEN")
+	out.bmcPasswords = connect.BMCPasswords(getenv)
 	return out, problems
 }
 

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -67,7 +68,16 @@ func TestResolveFallsBackToTheEnvironment(t *testing.T) {
 		AWS:       awsSettings{Region: "eu-west-1", Profile: "lab"},
 		BareMetal: baremetalSettings{BootServer: "http://10.0.0.2:8080", Token: "tok"},
 	}
-	if got != want {
+	// BMC passwords are read from the environment when a BMC is used.
+	env["IPMI_PW"] = "calvin"
+	if pw, err := got.bmcPasswords("r1n1", "IPMI_PW"); err != nil || pw != "calvin" {
+		t.Fatalf("bmc password: %q %v", pw, err)
+	}
+	if _, err := got.bmcPasswords("r1n1", ""); err == nil || !strings.Contains(err.Error(), "STRATA_BMC_PASSWORD") {
+		t.Fatalf("missing bmc password: %v", err)
+	}
+	got.bmcPasswords = nil
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("resolved\n%+v\nwant\n%+v", got, want)
 	}
 

@@ -14,6 +14,7 @@ import (
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/cli"
 	"github.com/stratastack/strata/internal/connect"
+	"github.com/stratastack/strata/provisioners/baremetal"
 	"github.com/stratastack/strata/provisioners/vsphere"
 )
 
@@ -30,7 +31,8 @@ Commands:
   boot serve [-data DIR] [-http ADDR] [-tftp ADDR] ...  the bare-metal boot server (strata boot serve -h lists its flags)
 
 Credentials come from the environment: VSPHERE_SERVER, VSPHERE_USER, VSPHERE_PASSWORD,
-VSPHERE_ALLOW_UNVERIFIED_SSL. State and secret seeds are kept in -state-dir (.strata).
+VSPHERE_ALLOW_UNVERIFIED_SSL; STRATA_BOOT_TOKEN (the boot server API) and STRATA_BMC_PASSWORD
+(or the variable a machine's bmc_password_env names). State and secret seeds are kept in -state-dir (.strata).
 
 PATH is a stack file (.hcl or .json) or a folder of *.strata.hcl / *.strata.json files.
 `
@@ -103,6 +105,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			User:     os.Getenv("VSPHERE_USER"),
 			Password: os.Getenv("VSPHERE_PASSWORD"),
 			Insecure: os.Getenv("VSPHERE_ALLOW_UNVERIFIED_SSL") == "true" || os.Getenv("VSPHERE_ALLOW_UNVERIFIED_SSL") == "1",
+		}, BareMetal: baremetal.Config{
+			BootToken:   os.Getenv("STRATA_BOOT_TOKEN"),
+			BMCPassword: connect.BMCPasswords(os.Getenv),
 		}},
 		Live: isTerminal(stderr),
 	}

@@ -8,13 +8,15 @@ import (
 	"strings"
 
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/baremetal"
 	"github.com/stratastack/strata/provisioners/vsphere"
 	"github.com/stratastack/strata/stacks"
 )
 
 // Config holds the credentials per substrate kind.
 type Config struct {
-	VSphere vsphere.Config
+	VSphere   vsphere.Config
+	BareMetal baremetal.Config
 }
 
 // openers are the substrate kinds with a provisioner, and how to open one.
@@ -22,6 +24,24 @@ var openers = map[string]func(context.Context, Config, *stacks.Substrate) (provi
 	"vsphere": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
 		return vsphere.Open(ctx, c.VSphere, sub.Settings)
 	},
+	"baremetal": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
+		return baremetal.Open(ctx, c.BareMetal, sub.Settings)
+	},
+}
+
+// BMCPasswords is where BMC passwords come from for front ends that read
+// the environment: the variable a machine block names in bmc_password_env,
+// else STRATA_BMC_PASSWORD. getenv is os.Getenv in a main.
+func BMCPasswords(getenv func(string) string) func(machine, envVar string) (string, error) {
+	return func(machine, envVar string) (string, error) {
+		if envVar == "" {
+			envVar = "STRATA_BMC_PASSWORD"
+		}
+		if p := getenv(envVar); p != "" {
+			return p, nil
+		}
+		return "", fmt.Errorf("no BMC password for machine %q: set %s", machine, envVar)
+	}
 }
 
 // Kinds lists the substrate kinds that have a provisioner, sorted.
