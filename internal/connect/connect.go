@@ -20,13 +20,15 @@ type Config struct {
 }
 
 // openers are the substrate kinds with a provisioner, and how to open one.
-var openers = map[string]func(context.Context, Config, *stacks.Substrate) (provisioners.Provisioner, error){
-	"vsphere": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
-		return vsphere.Open(ctx, c.VSphere, sub.Settings)
-	},
-	"baremetal": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
-		return baremetal.Open(ctx, c.BareMetal, sub.Settings)
-	},
+func openers() map[string]func(context.Context, Config, *stacks.Substrate) (provisioners.Provisioner, error) {
+	return map[string]func(context.Context, Config, *stacks.Substrate) (provisioners.Provisioner, error){
+		"vsphere": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
+			return vsphere.Open(ctx, c.VSphere, sub.Settings)
+		},
+		"baremetal": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
+			return baremetal.Open(ctx, c.BareMetal, sub.Settings)
+		},
+	}
 }
 
 // BMCPasswords is where BMC passwords come from for front ends that read
@@ -46,18 +48,18 @@ func BMCPasswords(getenv func(string) string) func(machine, envVar string) (stri
 
 // Kinds lists the substrate kinds that have a provisioner, sorted.
 func Kinds() []string {
-	return slices.Sorted(maps.Keys(openers))
+	return slices.Sorted(maps.Keys(openers()))
 }
 
 // Supported reports whether a substrate kind has a provisioner.
 func Supported(kind string) bool {
-	_, ok := openers[kind]
+	_, ok := openers()[kind]
 	return ok
 }
 
 // Open connects to a substrate block.
 func (c Config) Open(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error) {
-	open, ok := openers[sub.Kind]
+	open, ok := openers()[sub.Kind]
 	if !ok {
 		return nil, fmt.Errorf("substrate kind %q %s", sub.Kind, unsupported())
 	}
