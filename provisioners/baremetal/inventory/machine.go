@@ -63,8 +63,25 @@ type Machine struct {
 	Token   string       `json:"token"` // 64 hex chars, binds the machine's HTTP requests to it
 	State   State        `json:"state"`
 	History []Transition `json:"history"` // oldest first, at most maxHistory entries
-	Created time.Time    `json:"created"`
-	Updated time.Time    `json:"updated"`
+	// PhoneHome is the last phone-home of the current boot, kept with the
+	// machine so that a restarted boot server still knows what it reported.
+	PhoneHome *PhoneHome `json:"phone_home,omitempty"`
+	Created   time.Time  `json:"created"`
+	Updated   time.Time  `json:"updated"`
+}
+
+// PhoneHome is what a machine's booted OS reported when it phoned home.
+type PhoneHome struct {
+	At     time.Time `json:"at"`
+	Remote string    `json:"remote"`
+	// Checksum is the checksum the machine reported, if any.
+	Checksum string `json:"checksum,omitempty"`
+	// ChecksumMatches is set when Checksum looks like a SHA-256: whether it
+	// is the SHA-256 of the user-data the server holds for the machine,
+	// i.e. whether it booted with its own bootstrap.
+	ChecksumMatches *bool  `json:"checksum_matches_user_data,omitempty"`
+	BodyBytes       int    `json:"body_bytes"`
+	BodySHA256      string `json:"body_sha256"`
 }
 
 // TokenMatches reports whether tok is this machine's token. It compares in
@@ -192,7 +209,7 @@ func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
 		}
 		now := time.Now().UTC()
 		if exists {
-			m.Token, m.State, m.History, m.Created = old.Token, old.State, old.History, old.Created
+			m.Token, m.State, m.History, m.Created, m.PhoneHome = old.Token, old.State, old.History, old.Created, old.PhoneHome
 			if old.MAC != m.MAC {
 				// Move the index: the old MAC must stop resolving to this machine.
 				if err := macs.Delete([]byte(old.MAC)); err != nil {
@@ -202,9 +219,10 @@ func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
 			m.Updated = now
 			if old.MAC != m.MAC || old.Profile != m.Profile {
 				m.transition(StateRegistered, now)
+				m.PhoneHome = nil
 			}
 		} else {
-			m.Token, m.Created, m.History = newToken(), now, nil
+			m.Token, m.Created, m.History, m.PhoneHome = newToken(), now, nil, nil
 			m.transition(StateRegistered, now)
 		}
 		if err := macs.Put([]byte(m.MAC), []byte(m.Name)); err != nil {
@@ -307,6 +325,24 @@ func (s *Store) SetState(ctx context.Context, name string, st State) (Machine, e
 	if !st.Valid() {
 		return Machine{}, fmt.Errorf("%w: state %q; use registered, dhcp, script-fetched, kernel-fetched, ready or error", ErrInvalid, st)
 	}
+	return s.changeMachine(ctx, name, func(m *Machine, now time.Time) {
+		if st == StateDHCP || st == StateRegistered {
+			m.PhoneHome = nil // a new boot: the last report is stale
+		}
+		m.transition(st, now)
+	})
+}
+
+// RecordPhoneHome marks the machine ready and keeps its report, in one
+// transaction, so that a restart loses neither.
+func (s *Store) RecordPhoneHome(ctx context.Context, name string, rep PhoneHome) (Machine, error) {
+	return s.changeMachine(ctx, name, func(m *Machine, now time.Time) {
+		m.PhoneHome = &rep
+		m.transition(StateReady, now)
+	})
+}
+
+func (s *Store) changeMachine(ctx context.Context, name string, change func(*Machine, time.Time)) (Machine, error) {
 	var m Machine
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		var ok bool
@@ -318,7 +354,7 @@ func (s *Store) SetState(ctx context.Context, name string, st State) (Machine, e
 		if !ok {
 			return fmt.Errorf("%w: machine %q", ErrNotFound, name)
 		}
-		m.transition(st, time.Now().UTC())
+		change(&m, time.Now().UTC())
 		return putMachine(tx, m)
 	})
 	if err != nil {

@@ -262,6 +262,13 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if m, err = s.SetState(ctx, "node-1", StateScriptFetched); err != nil {
 		t.Fatal(err)
 	}
+	match := true
+	if m, err = s.RecordPhoneHome(ctx, "node-1", PhoneHome{At: time.Now().UTC(), Remote: "10.0.0.11:4000", Checksum: "abc", ChecksumMatches: &match}); err != nil {
+		t.Fatal(err)
+	}
+	if m.State != StateReady || m.PhoneHome == nil || m.PhoneHome.Checksum != "abc" {
+		t.Fatalf("after phone-home: state %s, report %+v", m.State, m.PhoneHome)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -480,5 +487,50 @@ func checkIndex(t *testing.T, s *Store) {
 	})
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("MAC index %v, machines say %v", got, want)
+	}
+}
+
+// A phone-home report describes one boot: a new boot or a new profile makes
+// it stale, a re-registration that changes nothing keeps it.
+func TestPhoneHomeLifetime(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	other := Profile{Name: "other", Kernel: "/assets/vmlinuz"}
+	for _, p := range []Profile{testProfile, other} {
+		if err := s.PutProfile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := Machine{Name: "node-1", MAC: "52:54:00:00:00:01", Profile: "mesos-agent"}
+	report := func() {
+		t.Helper()
+		if _, err := s.RecordPhoneHome(ctx, "node-1", PhoneHome{Checksum: "c"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name string
+		do   func()
+		keep bool
+	}{
+		{"same registration", func() { mustPut(t, s, m) }, true},
+		{"kernel fetched", func() { s.SetState(ctx, "node-1", StateKernelFetched) }, true},
+		{"new DHCP", func() { s.SetState(ctx, "node-1", StateDHCP) }, false},
+		{"other profile", func() { o := m; o.Profile = "other"; mustPut(t, s, o) }, false},
+	}
+	mustPut(t, s, m)
+	for _, st := range steps {
+		report()
+		st.do()
+		got, err := s.GetMachine(ctx, "node-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept := got.PhoneHome != nil; kept != st.keep {
+			t.Errorf("%s: report kept = %t, want %t", st.name, kept, st.keep)
+		}
+	}
+	if _, err := s.RecordPhoneHome(ctx, "nope", PhoneHome{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RecordPhoneHome(unknown) = %v, want ErrNotFound", err)
 	}
 }

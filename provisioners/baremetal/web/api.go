@@ -144,20 +144,15 @@ type MachineView struct {
 	History   []inventory.Transition `json:"history"`
 	Created   time.Time              `json:"created"`
 	Updated   time.Time              `json:"updated"`
-	PhoneHome *PhoneHome             `json:"phone_home,omitempty"`
+	PhoneHome *inventory.PhoneHome   `json:"phone_home,omitempty"`
 }
 
 func (h *Handler) viewMachine(m inventory.Machine) MachineView {
 	v := MachineView{
 		Name: m.Name, MAC: m.MAC, IP: m.IP, BMC: m.BMC, BMCUser: m.BMCUser, Profile: m.Profile,
 		Labels: m.Labels, Tags: m.Tags, State: m.State, History: m.History,
-		Created: m.Created, Updated: m.Updated,
+		Created: m.Created, Updated: m.Updated, PhoneHome: m.PhoneHome,
 	}
-	h.mu.Lock()
-	if ph, ok := h.phoneHome[m.Name]; ok {
-		v.PhoneHome = &ph
-	}
-	h.mu.Unlock()
 	return v
 }
 
@@ -317,9 +312,6 @@ func (h *Handler) apiMachine(w http.ResponseWriter, r *http.Request) {
 			h.storeError(w, err, "")
 			return
 		}
-		h.mu.Lock()
-		delete(h.phoneHome, name)
-		h.mu.Unlock()
 		h.log.Info("machine deleted", "machine", name)
 		w.WriteHeader(http.StatusNoContent)
 	default:

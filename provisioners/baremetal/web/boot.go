@@ -331,21 +331,6 @@ func writeData(w http.ResponseWriter, b []byte) {
 	w.Write(b)
 }
 
-// PhoneHome is what the server remembers of a machine's last phone-home.
-type PhoneHome struct {
-	At     time.Time `json:"at"`
-	Remote string    `json:"remote"`
-	// Checksum is the checksum the machine reported, if any (see the
-	// package documentation for the accepted body forms).
-	Checksum string `json:"checksum,omitempty"`
-	// ChecksumMatches is set when Checksum looks like a SHA-256 (64 hex
-	// digits): whether it is the SHA-256 of the user-data the server holds
-	// for the machine, i.e. whether it booted with its own bootstrap.
-	ChecksumMatches *bool  `json:"checksum_matches_user_data,omitempty"`
-	BodyBytes       int    `json:"body_bytes"`
-	BodySHA256      string `json:"body_sha256"`
-}
-
 // maxChecksumLen bounds the reported checksum kept in memory and shown by
 // the API; real checksums are at most 128 hex digits (SHA-512).
 const maxChecksumLen = 256
@@ -372,7 +357,7 @@ func (h *Handler) phoneHomeReport(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "phone-home body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	rep := PhoneHome{At: time.Now().UTC(), Remote: r.RemoteAddr, Checksum: checksum, BodyBytes: len(body)}
+	rep := inventory.PhoneHome{At: time.Now().UTC(), Remote: r.RemoteAddr, Checksum: checksum, BodyBytes: len(body)}
 	bs := sha256.Sum256(body)
 	rep.BodySHA256 = hex.EncodeToString(bs[:])
 	if isSHA256Hex(checksum) {
@@ -382,14 +367,11 @@ func (h *Handler) phoneHomeReport(w http.ResponseWriter, r *http.Request) {
 			rep.ChecksumMatches = &match
 		}
 	}
-	if _, err := h.store.SetState(r.Context(), m.Name, inventory.StateReady); err != nil {
+	if _, err := h.store.RecordPhoneHome(r.Context(), m.Name, rep); err != nil {
 		// Not recorded means not ready: fail so the machine retries.
 		h.internalError(w, "machine "+m.Name+": recording phone-home", err)
 		return
 	}
-	h.mu.Lock()
-	h.phoneHome[m.Name] = rep
-	h.mu.Unlock()
 	attrs := []any{"machine", m.Name, "state", inventory.StateReady, "checksum", checksum, "remote", r.RemoteAddr}
 	if rep.ChecksumMatches != nil {
 		attrs = append(attrs, "checksum_matches_user_data", *rep.ChecksumMatches)

@@ -287,7 +287,11 @@ func TestPhoneHomeBody(t *testing.T) {
 				return
 			}
 			f.wantStates("m1", inventory.StateRegistered, inventory.StateReady)
-			ph := f.h.viewMachine(m1).PhoneHome
+			cur, err := f.h.store.GetMachine(t.Context(), "m1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ph := f.h.viewMachine(cur).PhoneHome
 			if ph == nil || ph.Checksum != tt.wantSum || ph.BodyBytes != len(tt.body) {
 				t.Fatalf("report %+v", ph)
 			}

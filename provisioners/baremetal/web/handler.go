@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 )
@@ -63,12 +62,6 @@ type Handler struct {
 	discovery string
 	log       *slog.Logger
 	mux       *http.ServeMux
-
-	mu sync.Mutex
-	// phoneHome keeps each machine's last phone-home report. The inventory
-	// has no field for it, so it lives here, bounded by the number of
-	// registered machines (only a valid machine token can add an entry).
-	phoneHome map[string]PhoneHome
 }
 
 // New checks cfg and returns the handler. The caller must Close it to release
@@ -90,7 +83,6 @@ func New(cfg Config) (*Handler, error) {
 		base:      base,
 		discovery: cfg.DiscoveryProfile,
 		log:       cfg.Log,
-		phoneHome: map[string]PhoneHome{},
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
