@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stratastack/strata/provisioners/baremetal/dhcp"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
+	"github.com/stratastack/strata/provisioners/baremetal/ra"
 	"github.com/stratastack/strata/provisioners/baremetal/tftp"
 	"github.com/stratastack/strata/provisioners/baremetal/web"
 )
@@ -56,6 +58,10 @@ type DHCP struct {
 	Router               net.IP
 	DNS                  []net.IP
 	LeaseTime            time.Duration
+	// RAPrefix, when valid, makes the server send IPv6 router
+	// advertisements for this /64 on Interface: iPXE otherwise waits about
+	// 13 s for IPv6 autoconfiguration on a network without an IPv6 router.
+	RAPrefix netip.Prefix
 }
 
 // Addrs are the bound listeners.
@@ -197,6 +203,13 @@ func startDHCP(ctx context.Context, cfg Config, public string, store *inventory.
 		return fmt.Errorf("boot: DHCP on %s: %w", d.Interface, err)
 	}
 	run("dhcp", func() error { defer conn.Close(); return dhcp.Serve(ctx, conn, r) })
+	if d.RAPrefix.IsValid() {
+		run("ra", func() error {
+			return ra.Serve(ctx, ra.Config{Interface: d.Interface, Prefix: d.RAPrefix, OnSendError: func(err error) {
+				log.Warn("router advertisement not sent", "err", err)
+			}})
+		})
+	}
 	if d.Mode == dhcp.Proxy {
 		bs, err := server4.NewIPv4UDPConn(d.Interface, &net.UDPAddr{Port: pxeBootServerPort})
 		if err != nil {
