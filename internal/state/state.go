@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratastack/strata/internal/atomicfile"
 	"github.com/stratastack/strata/internal/engine"
 )
 
@@ -74,23 +75,7 @@ func (d Dir) Save(s *Stack) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(string(d), "."+s.Name+".state-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), d.file(s.Name))
+	return atomicfile.Write(d.file(s.Name), append(b, '\n'), 0o600)
 }
 
 // Remove deletes a stack's state (not its seed: a stack brought up again
