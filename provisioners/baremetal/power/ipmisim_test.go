@@ -2,6 +2,7 @@ package power
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stratastack/strata/provisioners/baremetal/ipmisim"
 )
 
 // simBMC is a running ipmi_sim: OpenIPMI's BMC simulator, speaking real
@@ -63,32 +66,6 @@ done
 exit 0
 `
 
-// lanConf is ipmi_sim's configuration: one LAN channel on 127.0.0.1:PORT,
-// the chassis program, and users admin and operator. (A USER-privilege
-// user would prove nothing: ipmi_sim grants it OPERATOR sessions.)
-const lanConf = `name "strata-test"
-set_working_mc 0x20
-  startlan 1
-    addr 127.0.0.1 %d
-    priv_limit admin
-    allowed_auths_callback none md2 md5 straight
-    allowed_auths_user none md2 md5 straight
-    allowed_auths_operator none md2 md5 straight
-    allowed_auths_admin none md2 md5 straight
-    guid a123456789abcdefa123456789abcdef
-  endlan
-  chassis_control "%s"
-  user 2 true "admin" "%s" admin 10 none md2 md5 straight
-  user 3 true "` + simOperator + `" "` + simOperatorPass + `" operator 10 none md2 md5 straight
-`
-
-// bmcEmu is ipmi_sim's command file: one BMC at IPMB address 0x20.
-const bmcEmu = `mc_setbmc 0x20
-mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
-sel_enable 0x20 1000 0x0a
-mc_enable 0x20
-`
-
 // needTool fails the test when a program CI installs is missing.
 func needTool(t *testing.T, prog, pkg string) string {
 	t.Helper()
@@ -123,9 +100,11 @@ func trySim(t *testing.T, bin string) (*simBMC, error) {
 	b.url = "ipmi://127.0.0.1:" + strconv.Itoa(b.port)
 	prog := filepath.Join(dir, "chassis-control")
 	write(t, prog, fmt.Sprintf(chassisControl, dir), 0o755)
-	write(t, filepath.Join(dir, "lan.conf"), fmt.Sprintf(lanConf, b.port, prog, b.pass), 0o600)
-	write(t, filepath.Join(dir, "bmc.emu"), bmcEmu, 0o644)
-	if err := os.Mkdir(filepath.Join(dir, "state"), 0o755); err != nil {
+	// A USER-privilege user would prove nothing: ipmi_sim grants it
+	// OPERATOR sessions.
+	sim := ipmisim.Config{Dir: dir, Addr: "127.0.0.1:" + strconv.Itoa(b.port), Name: "strata-test", ChassisControl: prog,
+		Users: []ipmisim.User{{Name: "admin", Password: b.pass}, {Name: simOperator, Password: simOperatorPass, Privilege: "operator"}}}
+	if err := sim.Write(); err != nil {
 		t.Fatal(err)
 	}
 	logf, err := os.Create(filepath.Join(dir, "ipmi_sim.log"))
@@ -133,9 +112,8 @@ func trySim(t *testing.T, bin string) (*simBMC, error) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	// -n: no console on stdio; -s: keep its persisted state in the temp dir.
-	cmd := exec.Command(bin, "-c", filepath.Join(dir, "lan.conf"), "-f", filepath.Join(dir, "bmc.emu"),
-		"-s", filepath.Join(dir, "state"), "-n")
+	cmd := sim.Command(context.Background())
+	cmd.Path = bin
 	cmd.Stdin = nil // /dev/null
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so cleanup reaches a chassis-control child too.
@@ -164,51 +142,12 @@ func trySim(t *testing.T, bin string) (*simBMC, error) {
 			}
 		}
 	})
-	if err := waitRMCPPong(b.port, exited, 5*time.Second); err != nil {
+	if err := ipmisim.WaitReady(context.Background(), sim.Addr, exited, 5*time.Second); err != nil {
 		stop()
 		data, _ := os.ReadFile(filepath.Join(dir, "ipmi_sim.log"))
 		return nil, fmt.Errorf("%v; ipmi_sim log:\n%s", err, data)
 	}
 	return b, nil
-}
-
-// waitRMCPPong sends RMCP/ASF presence pings until ipmi_sim answers with
-// a pong, it exits, or the time is up.
-func waitRMCPPong(port int, exited <-chan struct{}, within time.Duration) error {
-	conn, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	// RMCP header (version 6, seq 0xff = no ack, class ASF) + ASF presence
-	// ping (IANA 4542, type 0x80, tag 1, no data).
-	ping := []byte{0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0x01, 0x00, 0x00}
-	buf := make([]byte, 512)
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("ipmi_sim exited")
-		default:
-		}
-		if _, err := conn.Write(ping); err == nil {
-			_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-			n, err := conn.Read(buf)
-			if err == nil && n >= 9 && buf[3] == 0x06 && buf[8] == 0x40 {
-				return nil
-			}
-			if err != nil && !errors.Is(err, syscall.ECONNREFUSED) && !isTimeout(err) {
-				return err
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("no RMCP pong on 127.0.0.1:%d within %v", port, within)
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // read returns a chassis state file's content ("" if missing).
