@@ -6,7 +6,7 @@ FUZZTIME  ?= 20s
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_STACK ?= examples/stacks/contract
 
-.PHONY: all build test unit fuzz bench lint deps demo tour docs clean
+.PHONY: all build test unit fuzz bench lint deps lab-deps demo lab-demo tour docs clean
 
 all: build
 
@@ -25,6 +25,19 @@ deps:
 	@missing=""; \
 	  for t in cloud-init:cloud-init tftp:tftp-hpa atftp:atftp curl:curl ipmi_sim:openipmi ipmitool:ipmitool; do \
 	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+
+# lab-deps installs what `strata lab` runs: QEMU with Debian's iPXE ROMs,
+# OpenIPMI's BMC simulator, a static busybox for the initramfs, iproute2;
+# the kernel is fetched by strata lab up itself (apt-get download).
+lab-deps:
+	@missing=""; \
+	  for t in qemu-system-x86_64:qemu-system-x86 /usr/lib/ipxe/qemu/efi-virtio.rom:ipxe-qemu /usr/lib/ipxe/undionly.kpxe:ipxe \
+	           ipmi_sim:openipmi ipmitool:ipmitool ip:iproute2 /bin/busybox:busybox-static; do \
+	    f=$${t%%:*}; { [ -e "$$f" ] || command -v "$$f" >/dev/null 2>&1; } || missing="$$missing $${t#*:}"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    $(SUDO) apt-get update -qq && \
@@ -54,6 +67,12 @@ bench:
 # examples/terraform/vsphere, the machines, terraform destroy.
 demo: build
 	bash examples/terraform/vsphere/demo.sh
+
+# lab-demo is the bare-metal path (root): strata lab up, terraform apply of
+# examples/terraform/baremetal (3 machines PXE-boot under IPMI control and
+# phone home), terraform destroy, lab down.
+lab-demo: lab-deps build
+	bash examples/terraform/baremetal/demo.sh
 
 # tour validates and plans every example stack and renders one machine's
 # bootstrap and one hosted layer's objects.

@@ -29,6 +29,7 @@ Commands:
   status [PATH]                                         the stack's machines as the substrate reports them / every recorded stack
   sim vsphere [-listen ADDR]                            run a vSphere simulator with a template, for trying strata locally
   boot serve [-data DIR] [-http ADDR] [-tftp ADDR] ...  the bare-metal boot server (strata boot serve -h lists its flags)
+  lab up | down | status | exec                         a local PXE lab of QEMU VMs with IPMI BMCs (strata lab lists its flags)
 
 Credentials come from the environment: VSPHERE_SERVER, VSPHERE_USER, VSPHERE_PASSWORD,
 VSPHERE_ALLOW_UNVERIFIED_SSL; STRATA_BOOT_TOKEN (the boot server API) and STRATA_BMC_PASSWORD
@@ -55,8 +56,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Usage
 	}
 	cmd := args[0]
-	if cmd == "boot" {
+	switch cmd {
+	case "boot":
 		return bootCmd(ctx, args[1:], stdout, stderr)
+	case "lab":
+		return labCmd(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("strata "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -33,6 +33,7 @@ type Stack struct {
 
 // IO is where a command writes.
 type IO struct {
+	In       io.Reader // nil: no input
 	Out, Err io.Writer
 	// Width wraps diagnostics; 0 means no wrapping.
 	Width uint
