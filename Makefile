@@ -55,7 +55,7 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./stacks/
 
-test: deps lint unit fuzz
+test: deps lab-deps lint unit fuzz
 
 bench:
 	bash acceptance/bench/plan10k.sh

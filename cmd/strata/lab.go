@@ -38,6 +38,7 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mem := fs.Int("memory", lab.DefaultMemoryMB, "up: MiB of memory per VM")
 	name := fs.String("name", lab.DefaultName, "up: the lab's name (its network namespace)")
 	subnet := fs.String("subnet", "192.168.77.0/24", "up: the boot network")
+	link := fs.String("link", "169.254.77.0/30", "up: the /30 between this host and the lab, over which the boot server's API is reached")
 	bmcPort := fs.Int("bmc-port", lab.DefaultBMCPort, "up: UDP port of the first BMC on 127.0.0.1")
 	asJSON := fs.Bool("json", false, "status: print JSON")
 	vm := fs.Int("vm", 0, "chassis: the VM")
@@ -57,12 +58,17 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "strata lab: %v\n", err)
 			return cli.Invalid
 		}
-		p, err := netip.ParsePrefix(*subnet)
+		sn, err := netip.ParsePrefix(*subnet)
 		if err != nil {
 			fmt.Fprintf(stderr, "strata lab up: -subnet: %v\n", err)
 			return cli.Usage
 		}
-		return cli.LabUp(ctx, lab.Config{Name: *name, Dir: abs, VMs: *vms, MemoryMB: *mem, Subnet: p, BMCPort: *bmcPort, Strata: self}, out)
+		ln, err := netip.ParsePrefix(*link)
+		if err != nil {
+			fmt.Fprintf(stderr, "strata lab up: -link: %v\n", err)
+			return cli.Usage
+		}
+		return cli.LabUp(ctx, lab.Config{Name: *name, Dir: abs, VMs: *vms, MemoryMB: *mem, Subnet: sn, Link: ln, BMCPort: *bmcPort, Strata: self}, out)
 	case "down":
 		return cli.LabDown(ctx, abs, out)
 	case "status":
