@@ -159,9 +159,9 @@ func (p *StrataProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 				},
 			},
 			"baremetal": schema.SingleNestedBlock{
-				MarkdownDescription: "The Strata boot server that serves bare-metal machines. Not used by this provider version yet: stacks on a baremetal substrate are rejected at plan time.",
+				MarkdownDescription: "The Strata boot server (`strata boot serve`) that serves bare-metal machines: `strata_machine` registers machines with it, and stacks on a baremetal substrate use its token.",
 				Attributes: map[string]schema.Attribute{
-					"boot_server": str("Boot server API URL, when a stack's substrate names none.", "STRATA_BOOT_SERVER"),
+					"boot_server": str("Boot server API URL, e.g. `http://10.0.0.2:8080`, that `strata_machine` registers machines with (a stack's baremetal substrate names its own).", "STRATA_BOOT_SERVER"),
 					"token":       secret("Boot server API token.", "STRATA_BOOT_TOKEN"),
 				},
 			},
@@ -304,7 +304,7 @@ func resolve(m providerModel, getenv func(string) string) (settings, []configPro
 
 // Resources lists the managed resources.
 func (p *StrataProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewStackResource}
+	return []func() resource.Resource{NewStackResource, NewMachineResource}
 }
 
 // DataSources lists the data sources.

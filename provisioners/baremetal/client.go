@@ -19,6 +19,9 @@ type apiError struct {
 	Method, Path string
 	Status       int
 	Msg          string
+	// Field is the request field the boot server blamed, when it named
+	// one, so front ends can point at the setting at fault.
+	Field string
 }
 
 func (e *apiError) Error() string {
@@ -71,6 +74,7 @@ func (p *Provisioner) call(ctx context.Context, method, path string, in, out any
 		msg := strings.TrimSpace(string(raw))
 		var e struct {
 			Error string `json:"error"`
+			Field string `json:"field"`
 		}
 		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
 			msg = e.Error
@@ -78,7 +82,7 @@ func (p *Provisioner) call(ctx context.Context, method, path string, in, out any
 		if len(msg) > 500 {
 			msg = msg[:500] + "..."
 		}
-		ae := &apiError{Method: method, Path: path, Status: resp.StatusCode, Msg: msg}
+		ae := &apiError{Method: method, Path: path, Status: resp.StatusCode, Msg: msg, Field: e.Field}
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized:
 			return fmt.Errorf("%w (the boot server refused the API token; check the boot token the front end was given)", ae)

@@ -215,20 +215,7 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 	}
 
 	if phys.bmc != "" {
-		if err := p.withPower(ctx, phys, func(c power.Controller) error {
-			if err := c.BootPXE(ctx); err != nil {
-				return err
-			}
-			st, err := c.Status(ctx)
-			if err != nil {
-				return err
-			}
-			if st == power.On {
-				// On leaves a running machine alone; it must boot now.
-				return c.Cycle(ctx)
-			}
-			return c.On(ctx)
-		}); err != nil {
+		if err := p.pxeBoot(ctx, phys); err != nil {
 			return provisioners.Instance{}, fmt.Errorf("baremetal: machine %s: PXE-booting %s: %w", m.Name, phys.name, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -53,17 +54,29 @@ func httpURL(v cty.Value) error {
 	return nil
 }
 
-func mac(v cty.Value) error {
-	if _, err := net.ParseMAC(v.AsString()); err != nil {
-		return fmt.Errorf("%q is not a MAC address; write e.g. \"52:54:00:00:00:01\"", v.AsString())
+func mac(v cty.Value) error { return CheckMAC(v.AsString()) }
+
+func bmc(v cty.Value) error { return CheckBMC(v.AsString()) }
+
+// CheckMAC accepts a machine's MAC address as machine blocks and the
+// strata_machine resource take it: what the boot server's inventory
+// accepts, so a MAC it would refuse at apply is caught at validate.
+func CheckMAC(s string) error {
+	if _, err := inventory.CanonicalMAC(s); err != nil {
+		if _, perr := net.ParseMAC(s); perr == nil {
+			return fmt.Errorf("%q is not a PXE NIC's MAC address (six bytes, unicast); write e.g. \"52:54:00:00:00:01\"", s)
+		}
+		return fmt.Errorf("%q is not a MAC address; write e.g. \"52:54:00:00:00:01\"", s)
 	}
 	return nil
 }
 
-func bmc(v cty.Value) error {
-	u, err := url.Parse(v.AsString())
+// CheckBMC accepts a BMC URL without a password, as machine blocks and the
+// strata_machine resource take it.
+func CheckBMC(s string) error {
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "ipmi" && u.Scheme != "redfish" && u.Scheme != "redfish+http") || u.Host == "" {
-		return fmt.Errorf("%q is not a BMC URL; write ipmi://HOST[:PORT] or redfish://HOST[:PORT]", v.AsString())
+		return fmt.Errorf("%q is not a BMC URL; write ipmi://HOST[:PORT] or redfish://HOST[:PORT]", s)
 	}
 	if u.User != nil {
 		if _, hasPass := u.User.Password(); hasPass {
