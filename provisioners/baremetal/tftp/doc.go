@@ -1,9 +1,9 @@
 // Package tftp is the TFTP part of the bare-metal boot server: a read-only
-// TFTP server, built on github.com/pin/tftp/v3, that hands PXE firmware the
-// iPXE binaries it chainloads (undionly.kpxe for BIOS, ipxe.efi for UEFI).
-// Everything after iPXE (scripts, kernels, initrds) goes over HTTP, so this
-// server only has to be small, safe and fast enough for a few hundred
-// kilobytes per machine.
+// TFTP server that hands PXE firmware the iPXE binaries it chainloads
+// (undionly.kpxe for BIOS, ipxe.efi for UEFI). Everything after iPXE
+// (scripts, kernels, initrds) usually goes over HTTP, but a window of
+// blocks (RFC 7440) makes TFTP fast enough for kernels too, where a
+// firmware can only fetch those by TFTP.
 //
 // # What it serves
 //
@@ -27,26 +27,52 @@
 // name, a non-regular file and every write request with error 2 (access
 // violation).
 //
-// # Options (RFC 2347)
+// # Protocol
 //
-//   - blksize (RFC 2348): honoured up to [Options.MaxBlockSize] and the MTU
-//     of the interface the request came in on.
-//   - tsize (RFC 2349): answered with the file's size.
-//   - windowsize (RFC 7440): NOT negotiated. pin/tftp (v3.1.0 and v3.2.0)
-//     drops the option from its OACK, which RFC 7440 clients read as "window
-//     of 1"; they still download correctly. [Options.WindowSize] instead turns
-//     on pin/tftp's experimental send-ahead: the server sends that many blocks
-//     before it waits for their ACKs. Clients cope because each still ACKs
-//     every block, but the gain is smaller than a real RFC 7440 window (where
-//     the client ACKs once per window), and one lost packet makes the
-//     transfer fail, with every client tested, because pin/tftp then waits
-//     for ACKs that never come. Keep it off (the default) on real networks.
-//   - timeout (RFC 2349) is not negotiated either; [Options.Timeout] and
-//     [Options.Retries] set the server's own retransmission.
+// The server is this package's own implementation of the read side of RFC
+// 1350, with option negotiation (RFC 2347). Every transfer runs on its own
+// UDP socket (a new transfer ID), connected to the client and bound to the
+// address the request was sent to, so that replies come from the address
+// the client talked to on multi-homed and dual-stack hosts. Files are read
+// with ReadAt straight into the one packet buffer a transfer owns, so a
+// resend needs no copy of the window and sending allocates nothing.
+// Requests in "netascii" mode are converted (LF to CR LF, CR to CR NUL);
+// every other mode is served as raw bytes.
+//
+// Options are matched case-insensitively and answered in the client's
+// spelling and order. Unknown options and out-of-range values are left
+// out; an OACK is sent only when at least one option was accepted, and a
+// client that answers it with an ERROR (code 8, options refused) ends the
+// transfer there.
+//
+//   - blksize (RFC 2348, 8..65464): capped at [Options.MaxBlockSize] and at
+//     the MTU of the interface the request came in on, minus IP, UDP and
+//     TFTP headers (1468 on Ethernet). Without the interface (a conn that
+//     is not a *net.UDPConn) only 512 is granted.
+//   - tsize (RFC 2349): answered with the file's size, whatever value the
+//     client sent (atftp sends what the user typed, such as "enable").
+//   - timeout (RFC 2349, 1..255 s): acknowledged as sent; the server then
+//     retransmits after the smaller of it and [Options.Timeout].
+//   - windowsize (RFC 7440, 1..65535): granted up to [Options.WindowSize]
+//     (default [DefaultWindowSize]). The server sends a window of blocks,
+//     then waits for the ACK of its last block. An ACK for an earlier
+//     block of the window means the client lost the block after it, and
+//     sending resumes there; a timeout resends from the first block not
+//     acknowledged; duplicate and stale ACKs are ignored, which rules out
+//     the Sorcerer's Apprentice bug. Clients that do not ask get lock-step.
+//
+// Block numbers roll over from 65535 to 0, as tftp-hpa, atftp and curl
+// expect, so files of any size can be sent (beyond 32 MB at 512-byte
+// blocks). A client that stops answering is given up after
+// [Options.Retries] retransmissions without progress, so it holds its
+// socket for at most (Retries+1)*Timeout; [Options.MaxTransfers] bounds
+// how many transfers run at once, and a request retransmitted while its
+// transfer runs does not start a second one.
 //
 // # Progress
 //
 // [Options.OnTransfer] is called once per request, with the peer, the file,
-// the bytes sent, the time it took and the error if any, so the boot server
-// can record "kernel fetched"-style progress for a machine.
+// the bytes the client acknowledged, the time it took and the error if
+// any, so the boot server can record "kernel fetched"-style progress for a
+// machine.
 package tftp

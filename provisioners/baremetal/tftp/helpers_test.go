@@ -101,6 +101,30 @@ func (r *recorder) wait(t testing.TB, match func(Transfer) bool) Transfer {
 	return Transfer{}
 }
 
+// waitN waits until n recorded transfers match, polling like wait.
+func (r *recorder) waitN(t testing.TB, n int, match func(Transfer) bool) {
+	t.Helper()
+	count := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		c := 0
+		for _, tr := range r.ts {
+			if match(tr) {
+				c++
+			}
+		}
+		return c
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if count() >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%d matching transfers reported within 10s, want %d", count(), n)
+}
+
 type testServer struct {
 	addr string // host:port
 	host string
@@ -157,6 +181,9 @@ func startServer(t testing.TB, root string, opts Options, laddr string) *testSer
 		stop: stop,
 	}
 	ts.waitReady(t)
+	// The probe's transfer is over once it is reported; tests that count
+	// running transfers (MaxTransfers) must not find it still holding a slot.
+	rec.wait(t, func(tr Transfer) bool { return tr.Filename == probeName })
 	return ts
 }
 

@@ -2,18 +2,15 @@ package tftp
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
-	pintftp "github.com/pin/tftp/v3"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
@@ -33,48 +30,44 @@ const (
 	// transfer is abandoned, so a vanished client holds its goroutine and
 	// socket for at most (DefaultRetries+1)*DefaultTimeout.
 	DefaultRetries = 5
-)
-
-// Limits that pin/tftp imposes on the corresponding options. The library
-// silently ignores values outside them; New reports them as errors instead.
-const (
-	minMaxBlockSize = 513   // pin's SetBlockSize ignores 512 and below
-	maxMaxBlockSize = 65464 // RFC 2348's largest blksize
-	maxWindowSize   = 60    // pin caps its send-ahead window at 60 blocks
-
-	// sendAheadMaxBlockSize caps blksize when send-ahead is on and the
-	// caller set no cap: see Options.WindowSize.
-	sendAheadMaxBlockSize = 1468
-)
-
-// TFTP error codes (RFC 1350) that this server sends itself.
-const (
-	codeAccessViolation = 2
-	opError             = 5
+	// DefaultWindowSize is the largest RFC 7440 window granted by default.
+	// 16 is the value RFC 7440's measurements single out as most of the
+	// gain; 16 Ethernet-sized blocks (24 KB) fit every client's socket
+	// buffer, so a window does not overrun the client it is meant to speed up.
+	DefaultWindowSize = 16
+	// DefaultMaxTransfers bounds the transfers running at once, each of
+	// which holds a socket, so that a flood of requests cannot exhaust file
+	// descriptors. Requests above it are dropped; clients retry them.
+	DefaultMaxTransfers = 1024
 )
 
 // Options tune a Server. The zero value is a sensible configuration.
 type Options struct {
 	// Timeout is how long to wait for an ACK before retransmitting
-	// (default DefaultTimeout).
+	// (default DefaultTimeout). A client may negotiate the timeout option
+	// (RFC 2349, 1..255 s): its value is acknowledged and the server then
+	// retransmits after the smaller of the two, so Timeout still bounds
+	// how long a vanished client holds a transfer.
 	Timeout time.Duration
-	// Retries is how many times a packet is retransmitted before the
-	// transfer fails (default DefaultRetries).
+	// Retries is how many times a packet (or a window of them) is
+	// retransmitted without progress before the transfer fails (default
+	// DefaultRetries).
 	Retries int
 	// MaxBlockSize caps the blksize (RFC 2348) a client may negotiate. Zero
 	// leaves only the natural cap, the MTU of the interface the request came
-	// in on minus IP and UDP headers. Non-zero values must be in 513..65464.
+	// in on minus IP, UDP and TFTP headers. Non-zero values must be in
+	// 512..65464.
 	MaxBlockSize int
-	// WindowSize, when 2..60, makes the server send that many blocks before
-	// it waits for their ACKs (pin/tftp's send-ahead). 0 or 1 is classic
-	// lock-step, the default. This is not RFC 7440 negotiation: see the
-	// package comment. It is experimental, as pin/tftp says: after one lost
-	// packet the transfer fails (it waits for ACKs no client sends), so it
-	// is for benchmarks and lossless links only. With it on and
-	// MaxBlockSize zero, blocks are capped at 1468 bytes (an Ethernet
-	// frame), because a window of 64 KB blocks overflows a client's socket
-	// buffer even on loopback, which is such a loss.
+	// WindowSize is the largest windowsize (RFC 7440) the server grants: a
+	// client that asks for one gets min(asked, WindowSize) and the server
+	// then sends that many blocks per ACK. Clients that do not ask get
+	// classic lock-step. 0 means DefaultWindowSize; 1 grants only lock-step.
+	// Must be in 0..65535.
 	WindowSize int
+	// MaxTransfers bounds the transfers running at once (default
+	// DefaultMaxTransfers). Requests beyond it are dropped unanswered, so
+	// the client retransmits its request later.
+	MaxTransfers int
 	// OnTransfer, if set, is called once for every request that reaches a
 	// handler: when a download ends (well or not) or a request is refused.
 	// It runs on the transfer's goroutine, concurrently with other
@@ -95,7 +88,7 @@ type Transfer struct {
 	Write bool
 	// Size is the file's size in bytes, or -1 when no file was opened.
 	Size int64
-	// Bytes is how many bytes of the file were sent.
+	// Bytes is how many bytes of the file the client acknowledged.
 	Bytes int64
 	// Start is when the request was handled; Duration how long it took.
 	Start    time.Time
@@ -141,16 +134,27 @@ func New(root string, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("tftp: negative timeout %v", opts.Timeout)
 	case opts.Retries < 0:
 		return nil, fmt.Errorf("tftp: negative retries %d", opts.Retries)
-	case opts.MaxBlockSize != 0 && (opts.MaxBlockSize < minMaxBlockSize || opts.MaxBlockSize > maxMaxBlockSize):
-		return nil, fmt.Errorf("tftp: max block size %d outside %d..%d", opts.MaxBlockSize, minMaxBlockSize, maxMaxBlockSize)
+	case opts.MaxBlockSize != 0 && (opts.MaxBlockSize < defaultBlockSize || opts.MaxBlockSize > maxBlockSize):
+		return nil, fmt.Errorf("tftp: max block size %d outside %d..%d", opts.MaxBlockSize, defaultBlockSize, maxBlockSize)
 	case opts.WindowSize < 0 || opts.WindowSize > maxWindowSize:
-		return nil, fmt.Errorf("tftp: window size %d outside 0..%d", opts.WindowSize, maxWindowSize)
+		return nil, fmt.Errorf("tftp: window size %d outside 1..%d (0 for the default %d)", opts.WindowSize, maxWindowSize, DefaultWindowSize)
+	case opts.MaxTransfers < 0:
+		return nil, fmt.Errorf("tftp: negative max transfers %d", opts.MaxTransfers)
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
 	if opts.Retries == 0 {
 		opts.Retries = DefaultRetries
+	}
+	if opts.MaxBlockSize == 0 {
+		opts.MaxBlockSize = maxBlockSize
+	}
+	if opts.WindowSize == 0 {
+		opts.WindowSize = DefaultWindowSize
+	}
+	if opts.MaxTransfers == 0 {
+		opts.MaxTransfers = DefaultMaxTransfers
 	}
 	return &Server{root: abs, prefixes: prefixes, opts: opts}, nil
 }
@@ -170,19 +174,19 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 }
 
 // Serve answers TFTP requests arriving on conn until ctx ends, then shuts
-// down cleanly: it stops taking requests, aborts running downloads at their
-// next block (clients get a TFTP error, not silence) and returns nil once
-// every transfer goroutine is gone. A transfer stuck waiting for an ACK
-// ends within (Retries+1)*Timeout. Serve closes conn before it returns.
+// down cleanly: it stops taking requests, aborts running downloads (their
+// clients get a TFTP error, not silence) and returns nil once every
+// transfer goroutine is gone. Serve closes conn before it returns; closing
+// conn from outside instead makes Serve end the transfers the same way
+// and return an error.
 //
-// conn should be a *net.UDPConn: pin/tftp then learns the local address
-// and interface MTU of each request, which it needs to answer from the
-// right address and to allow blocks above 512 bytes. Stop the server by
-// ending ctx, never by closing conn: pin/tftp's loop treats read errors as
-// "try again" and would spin.
+// Each transfer runs on its own UDP socket (a new transfer ID, RFC 1350)
+// bound to the address the request was sent to. conn should therefore be
+// a *net.UDPConn: Serve then learns each request's destination address
+// and interface (IP_PKTINFO / IPV6_RECVPKTINFO), which it needs to answer
+// from the right address and to allow blocks above 512 bytes.
 func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 	defer conn.Close()
-	enablePacketInfo(conn)
 	// The root is opened per Serve call so that a Server owns no file
 	// descriptor while it is not serving.
 	root, err := os.OpenRoot(s.root)
@@ -191,209 +195,158 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 	}
 	defer root.Close()
 
-	h := &handler{ctx: ctx, srv: s, root: root}
-	ps := pintftp.NewServer(h.read, h.write)
-	ps.SetTimeout(s.opts.Timeout)
-	ps.SetRetries(s.opts.Retries)
-	// pin's default backoff sleeps a random 0-1 s before every retransmit,
-	// on top of the timeout; the timeout alone already spaces them out.
-	ps.SetBackoff(func(int) time.Duration { return 0 })
-	switch {
-	case s.opts.MaxBlockSize != 0:
-		ps.SetBlockSize(s.opts.MaxBlockSize)
-	case s.opts.WindowSize > 1:
-		ps.SetBlockSize(sendAheadMaxBlockSize)
-	}
-	if s.opts.WindowSize > 1 {
-		ps.SetAnticipate(uint(s.opts.WindowSize))
-	}
-
-	done := make(chan error, 1)
-	go func() { done <- ps.Serve(conn) }()
-	select {
-	case <-ctx.Done():
-		// Shutdown closes conn, which unblocks ps.Serve, and waits for the
-		// transfer goroutines; those see ctx ended through ctxReader.
-		ps.Shutdown()
-		<-done
-		return nil
-	case err := <-done:
-		// ps.Serve only returns on its own for a conn it cannot use.
-		ps.Shutdown()
-		if err == nil {
-			err = errors.New("stopped unexpectedly")
-		}
-		return fmt.Errorf("tftp: serve: %w", err)
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	sv := &serving{srv: s, root: root, active: map[netip.AddrPort]bool{}}
+	err = sv.listen(ctx, conn)
+	// Transfers watch ctx: cancelling it ends them, whatever stopped the
+	// listener; root and conn are closed (deferred) only after they are gone.
+	cancel()
+	sv.wg.Wait()
+	return err
 }
 
-// handler holds what pin/tftp's read and write callbacks need for one Serve
-// call. It keeps Serve's ctx because pin/tftp's callbacks take none, and
-// transfers must see the shutdown; the handler lives exactly as long as
-// that Serve call.
-type handler struct {
-	ctx  context.Context
+// serving is the state of one Serve call.
+type serving struct {
 	srv  *Server
 	root *os.Root
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	active map[netip.AddrPort]bool // clients with a transfer running
 }
 
-// read serves one read request. The error it returns becomes the message
-// of the TFTP error that pin/tftp sends to the client, so it is kept short
-// and never includes server-side paths.
-func (h *handler) read(filename string, rf io.ReaderFrom) error {
-	t := Transfer{Filename: filename, Size: -1, Start: time.Now()}
-	if ot, ok := rf.(pintftp.OutgoingTransfer); ok {
-		t.Remote = addrPort(ot.RemoteAddr())
-	}
-	clientErr, denied := h.serve(&t, rf)
-	t.Duration = time.Since(t.Start)
-	if denied {
-		// pin/tftp can only send error code 1 (file not found). For an
-		// access violation we send code 2 ourselves first; the client stops
-		// at that first error and ignores pin's code 1 that follows.
-		h.sendError(rf, codeAccessViolation, clientErr.Error())
-	}
-	h.report(t)
-	return clientErr
-}
+// maxReadErrors is how many failed reads in a row the listener tolerates
+// (say, ENOBUFS under memory pressure) before it gives up.
+const maxReadErrors = 100
 
-// serve resolves, opens and sends the file, recording the outcome in t. It
-// returns the error to show the client (nil on success) and whether the
-// request was refused as an access violation.
-func (h *handler) serve(t *Transfer, rf io.ReaderFrom) (clientErr error, denied bool) {
-	rel, err := cleanName(h.srv.prefixes, t.Filename)
-	if err != nil {
-		t.Err = err
-		return errors.New("access violation"), true
-	}
-	t.Path = filepath.ToSlash(rel)
-	f, fi, err := openFile(h.root, rel)
-	if err != nil {
-		t.Err = err
-		if isNotFound(err) {
-			return errors.New("file not found"), false
+// listen reads requests from conn and starts a transfer for each, until ctx
+// ends (nil) or conn fails (an error).
+func (sv *serving) listen(ctx context.Context, conn net.PacketConn) error {
+	src := newPacketSource(conn)
+	// A read blocks without a deadline; ending ctx unblocks it.
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	// Requests fit in 512 bytes (RFC 2347); the rest is room for odd clients.
+	buf := make([]byte, 4096)
+	failures := 0
+	for {
+		n, from, local, ifIndex, err := src.read(buf)
+		if ctx.Err() != nil {
+			return nil
 		}
-		return errors.New("access violation"), true
-	}
-	defer f.Close()
-	t.Size = fi.Size()
-	if ot, ok := rf.(pintftp.OutgoingTransfer); ok {
-		// Answers tsize (RFC 2349) with the real size whatever value the
-		// client sent: atftp 0.8 sends "enable" instead of "0", which
-		// pin/tftp would otherwise echo back. No-op without tsize.
-		ot.SetSize(fi.Size())
-	}
-	// ctxReader lets a shutdown end the download at the next block.
-	n, err := rf.ReadFrom(&ctxReader{ctx: h.ctx, f: f})
-	t.Bytes = n
-	if err != nil {
-		t.Err = err
-		// The transfer has started; pin/tftp has already told the client.
-		return err, false
-	}
-	return nil, false
-}
-
-// write refuses every write request: the boot server never accepts files
-// from the network.
-func (h *handler) write(filename string, wt io.WriterTo) error {
-	t := Transfer{Filename: filename, Write: true, Size: -1, Start: time.Now()}
-	if it, ok := wt.(pintftp.IncomingTransfer); ok {
-		t.Remote = addrPort(it.RemoteAddr())
-	}
-	const msg = "access violation: read-only server"
-	t.Err = fmt.Errorf("write request refused: %w", fs.ErrPermission)
-	h.sendError(wt, codeAccessViolation, msg)
-	h.report(t)
-	return errors.New(msg)
-}
-
-// addrPort converts a peer address for Transfer.Remote. IPv4 peers of a
-// dual-stack socket arrive as ::ffff:a.b.c.d; unmapping them lets the boot
-// server compare them with the plain IPv4 addresses it handed out.
-func addrPort(a net.UDPAddr) netip.AddrPort {
-	ap := a.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-func (h *handler) report(t Transfer) {
-	if h.srv.opts.OnTransfer != nil {
-		h.srv.opts.OnTransfer(t)
-	}
-}
-
-// sendError sends a TFTP ERROR packet to the peer of transfer x (pin/tftp's
-// sender or receiver) from a fresh port on the local address the request
-// arrived at, as RFC 1350 wants replies to come from a new transfer ID.
-// Failures are ignored: pin/tftp sends its own error right after.
-func (h *handler) sendError(x any, code uint16, msg string) {
-	var remote net.UDPAddr
-	switch t := x.(type) {
-	case pintftp.OutgoingTransfer:
-		remote = t.RemoteAddr()
-	case pintftp.IncomingTransfer:
-		remote = t.RemoteAddr()
-	default:
-		return
-	}
-	var local net.IP
-	if pi, ok := x.(pintftp.RequestPacketInfo); ok {
-		local = pi.LocalIP()
-	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: local})
-	if err != nil {
-		// The local address may not be bindable (a broadcast destination,
-		// say); let the kernel pick the source address instead.
-		if conn, err = net.ListenUDP("udp", nil); err != nil {
-			return
+		if err != nil {
+			failures++
+			if errors.Is(err, net.ErrClosed) || failures > maxReadErrors {
+				return fmt.Errorf("tftp: serve: %w", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
+		failures = 0
+		if n < 2 || buf[0] != 0 || (buf[1] != opRRQ && buf[1] != opWRQ) {
+			continue // not a request: stray DATA/ACK/ERROR for the listening port
+		}
+		req, perr := parseRequest(buf[:n])
+		client := netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if !sv.claim(client) {
+			continue
+		}
+		sv.wg.Go(func() {
+			t, ok := sv.handle(ctx, req, perr, client, local, ifIndex)
+			// The slot is free before OnTransfer runs, so whoever learns
+			// of the end from the hook can start the next transfer at once.
+			sv.release(client)
+			if ok && sv.srv.opts.OnTransfer != nil {
+				sv.srv.opts.OnTransfer(t)
+			}
+		})
 	}
-	defer conn.Close()
-	conn.WriteToUDP(errorPacket(code, msg), &remote)
 }
 
-// errorPacket builds a TFTP ERROR packet (RFC 1350, opcode 5).
-func errorPacket(code uint16, msg string) []byte {
-	p := make([]byte, 0, 5+len(msg))
-	p = binary.BigEndian.AppendUint16(p, opError)
-	p = binary.BigEndian.AppendUint16(p, code)
-	p = append(p, msg...)
-	return append(p, 0)
-}
-
-// ctxReader reads a file until ctx ends, so that shutting the server down
-// aborts running downloads instead of waiting for them to finish.
-type ctxReader struct {
-	ctx context.Context
-	f   *os.File
-}
-
-func (r *ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, errors.New("server shutting down")
+// claim registers a transfer for client. It refuses a client that already
+// has one, because that request is a retransmission of the one being
+// served (whose own retransmissions answer it), and refuses any client
+// once MaxTransfers are running.
+func (sv *serving) claim(client netip.AddrPort) bool {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.active[client] || len(sv.active) >= sv.srv.opts.MaxTransfers {
+		return false
 	}
-	return r.f.Read(p)
+	sv.active[client] = true
+	return true
 }
 
-// enablePacketInfo asks the kernel to report each datagram's destination
-// address and interface (IP_PKTINFO / IPV6_RECVPKTINFO). pin/tftp turns this
-// on too, but only once its serving goroutine runs, and a request that
-// arrives before carries no interface and is held to 512-byte blocks. Doing
-// it first thing narrows that window to requests queued before Serve was
-// called. pin/tftp picks IPv4 or IPv6 the same way.
-func enablePacketInfo(conn net.PacketConn) {
+func (sv *serving) release(client netip.AddrPort) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	delete(sv.active, client)
+}
+
+// packetSource reads requests with their destination address and arriving
+// interface when the kernel reports them.
+type packetSource struct {
+	v4    *ipv4.PacketConn
+	v6    *ipv6.PacketConn
+	plain net.PacketConn
+}
+
+// newPacketSource asks the kernel to report each datagram's destination
+// address and interface (IP_PKTINFO / IPV6_RECVPKTINFO). A socket bound to
+// an IPv6 address (the wildcard "::" included, which also takes IPv4 on a
+// dual-stack host) uses the IPv6 option; Linux then reports IPv4 requests
+// as v4-mapped addresses. Without either, requests are still served, with
+// the kernel choosing the reply's source address and 512-byte blocks.
+func newPacketSource(conn net.PacketConn) *packetSource {
+	ps := &packetSource{plain: conn}
 	uc, ok := conn.(*net.UDPConn)
 	if !ok {
-		return
+		return ps
 	}
 	la, ok := uc.LocalAddr().(*net.UDPAddr)
 	if !ok {
-		return
+		return ps
 	}
-	// Errors are ignored: pin/tftp retries and falls back on its own.
 	if la.IP.To4() != nil {
-		ipv4.NewPacketConn(uc).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true)
+		pc := ipv4.NewPacketConn(uc)
+		if pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true) == nil {
+			ps.v4 = pc
+		}
 	} else {
-		ipv6.NewPacketConn(uc).SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true)
+		pc := ipv6.NewPacketConn(uc)
+		if pc.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true) == nil {
+			ps.v6 = pc
+		}
 	}
+	return ps
+}
+
+// read returns one datagram, its sender, and the local address and
+// interface index it arrived at (nil and 0 when unknown).
+func (ps *packetSource) read(b []byte) (n int, from netip.AddrPort, local net.IP, ifIndex int, err error) {
+	var src net.Addr
+	switch {
+	case ps.v4 != nil:
+		var cm *ipv4.ControlMessage
+		n, cm, src, err = ps.v4.ReadFrom(b)
+		if cm != nil {
+			local, ifIndex = cm.Dst, cm.IfIndex
+		}
+	case ps.v6 != nil:
+		var cm *ipv6.ControlMessage
+		n, cm, src, err = ps.v6.ReadFrom(b)
+		if cm != nil {
+			local, ifIndex = cm.Dst, cm.IfIndex
+		}
+	default:
+		n, src, err = ps.plain.ReadFrom(b)
+	}
+	if err != nil {
+		return 0, netip.AddrPort{}, nil, 0, err
+	}
+	ua, ok := src.(*net.UDPAddr)
+	if !ok {
+		return 0, netip.AddrPort{}, nil, 0, nil // not UDP: nothing to answer
+	}
+	return n, ua.AddrPort(), local, ifIndex, nil
 }

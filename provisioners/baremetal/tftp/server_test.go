@@ -18,21 +18,16 @@ import (
 	pintftp "github.com/pin/tftp/v3"
 )
 
-// TestPinClientOptions downloads with pin/tftp's own client across blksize
-// values and server windows, checking data, the tsize the server reported
-// and the transfer the log hook saw.
+// TestPinClientOptions downloads with pin/tftp's own client (lock-step, no
+// windowsize) across blksize values and server window limits, checking
+// data, the tsize the server reported and the transfer the log hook saw.
 func TestPinClientOptions(t *testing.T) {
 	fx := newFixture(t)
 	for _, window := range []int{1, 16} {
+		// pin's client does not ask for a window, so the server's
+		// WindowSize must not change anything for it.
 		ts := startServer(t, fx.root, Options{WindowSize: window}, "")
-		blksizes := []int{0, 1468, 8192, 65464}
-		if window > 1 {
-			// With send-ahead the server caps blocks at 1468 (see
-			// Options.WindowSize); 65464 checks that the cap holds, since
-			// a window of 64 KB blocks stalls on loopback.
-			blksizes = []int{0, 1468, 65464}
-		}
-		for _, blksize := range blksizes {
+		for _, blksize := range []int{0, 1468, 8192, 65464} {
 			for _, tsize := range []bool{false, true} {
 				t.Run(fmt.Sprintf("window=%d/blksize=%d/tsize=%v", window, blksize, tsize), func(t *testing.T) {
 					start := time.Now()
@@ -181,20 +176,29 @@ func TestWriteRefused(t *testing.T) {
 	}
 }
 
-// TestConcurrentDownloads runs 50 pin/tftp clients at once against one
-// server and checks every copy of the 3 MB file.
+// TestConcurrentDownloads runs 50 clients at once against one server and
+// checks every copy of the 3 MB file: pin/tftp's lock-step client, and our
+// RFC 7440 test client with windowsize 16.
 func TestConcurrentDownloads(t *testing.T) {
 	const clients = 50
 	fx := newFixture(t)
 	for _, window := range []int{1, 16} {
 		t.Run(fmt.Sprintf("window=%d", window), func(t *testing.T) {
-			ts := startServer(t, fx.root, Options{WindowSize: window}, "")
+			ts := startServer(t, fx.root, Options{}, "")
 			errs := make(chan error, clients)
 			var wg sync.WaitGroup
 			start := time.Now()
 			for i := range clients {
 				wg.Go(func() {
-					data, size, err := pinGet(ts.addr, "big.bin", 1468, true)
+					var data []byte
+					size, err := int64(bigSize), error(nil)
+					if window == 1 {
+						data, size, err = pinGet(ts.addr, "big.bin", 1468, true)
+					} else {
+						var buf bytes.Buffer
+						_, _, err = windowGet(ts.addr, "big.bin", getOpts{blksize: 1468, window: window, timeout: 2 * time.Second}, &buf)
+						data = buf.Bytes()
+					}
 					switch {
 					case err != nil:
 						errs <- fmt.Errorf("client %d: %w", i, err)
@@ -412,16 +416,19 @@ func TestNew(t *testing.T) {
 		wantErr string
 	}{
 		{"ok", dir, Options{}, ""},
-		{"ok, all options", dir, Options{Timeout: time.Second, Retries: 3, MaxBlockSize: 1468, WindowSize: 60}, ""},
+		{"ok, all options", dir, Options{Timeout: time.Second, Retries: 3, MaxBlockSize: 1468, WindowSize: 60, MaxTransfers: 10}, ""},
+		{"ok, extremes", dir, Options{MaxBlockSize: 512, WindowSize: 65535}, ""},
+		{"ok, other extremes", dir, Options{MaxBlockSize: 65464, WindowSize: 1}, ""},
 		{"no root", "", Options{}, DefaultRoot},
 		{"missing root", filepath.Join(dir, "missing"), Options{}, "no such file"},
 		{"root is a file", file, Options{}, "not a directory"},
 		{"negative timeout", dir, Options{Timeout: -1}, "timeout"},
 		{"negative retries", dir, Options{Retries: -1}, "retries"},
-		{"block size 512", dir, Options{MaxBlockSize: 512}, "513..65464"},
-		{"block size too big", dir, Options{MaxBlockSize: 65465}, "513..65464"},
-		{"window too big", dir, Options{WindowSize: 61}, "0..60"},
-		{"negative window", dir, Options{WindowSize: -1}, "0..60"},
+		{"block size 511", dir, Options{MaxBlockSize: 511}, "512..65464"},
+		{"block size too big", dir, Options{MaxBlockSize: 65465}, "512..65464"},
+		{"window too big", dir, Options{WindowSize: 65536}, "1..65535"},
+		{"negative window", dir, Options{WindowSize: -1}, "1..65535"},
+		{"negative max transfers", dir, Options{MaxTransfers: -1}, "max transfers"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
