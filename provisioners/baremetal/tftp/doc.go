@@ -33,9 +33,12 @@
 // 1350, with option negotiation (RFC 2347). Every transfer runs on its own
 // UDP socket (a new transfer ID), connected to the client and bound to the
 // address the request was sent to, so that replies come from the address
-// the client talked to on multi-homed and dual-stack hosts. Files are read
-// with ReadAt straight into the one packet buffer a transfer owns, so a
-// resend needs no copy of the window and sending allocates nothing.
+// the client talked to on multi-homed and dual-stack hosts. The blocks of
+// a window are read with one ReadAt into a buffer laid out as consecutive
+// DATA packets, which on Linux leave in one sendmsg with UDP segmentation
+// offload (UDP_SEGMENT; one write per packet where the kernel or device
+// refuses it). Resends read the file again, so no copy of the window is
+// kept, and sending allocates nothing.
 // Requests in "netascii" mode are converted (LF to CR LF, CR to CR NUL);
 // every other mode is served as raw bytes.
 //

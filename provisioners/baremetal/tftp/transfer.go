@@ -150,6 +150,12 @@ func (sv *serving) blockLimit(local net.IP, ifIndex int) int {
 // never wraps; only the 16-bit number on the wire rolls over, from 65535
 // to 0 as tftp-hpa, atftp and curl expect, so files of any size work.
 // Block 0 stands for the OACK, which the client acknowledges as ACK 0.
+//
+// The DATA packets of a window are laid out back to back in buf, so that
+// one sendmsg with UDP segmentation offload (Linux) sends up to batch of
+// them: the packets are all 4+blksize bytes but the last, which is exactly
+// the shape GSO cuts a buffer into. It saves most of the per-datagram
+// cost of the sending side, the server's main cost with windows.
 type sender struct {
 	conn    *net.UDPConn
 	src     blockSource
@@ -158,24 +164,39 @@ type sender struct {
 	window  int64
 	timeout time.Duration
 	retries int
-	pkt     []byte // one DATA packet: header + blksize bytes
+	buf     []byte // batch DATA packets of 4+blksize bytes each
+	batch   int
+	gso     []byte // the UDP_SEGMENT control message; nil: one write per packet
 	in      []byte // the client's last packet
 	acked   int64  // highest block acknowledged; -1 while an OACK is pending
 	next    int64  // next block to send
 	last    int64  // the final (short) block, once read; -1 before
 }
 
+// GSO limits: the kernel takes at most 64 segments per send (older
+// kernels; newer ones 128), and the whole buffer must fit one IP packet.
+const (
+	gsoMaxSegments = 64
+	gsoMaxBytes    = 65000
+)
+
 func newSender(conn *net.UDPConn, f *os.File, netascii bool, p params, o Options) *sender {
+	slot := 4 + p.blksize
+	batch := min(p.window, gsoMaxSegments, gsoMaxBytes/slot)
 	x := &sender{
 		conn:    conn,
 		blksize: p.blksize,
 		window:  int64(p.window),
 		timeout: o.Timeout,
 		retries: o.Retries,
-		pkt:     make([]byte, 4+p.blksize),
+		batch:   max(batch, 1),
 		// ACKs are 4 bytes; ERRORs are read far enough to log their text.
 		in:   make([]byte, 516),
 		last: -1,
+	}
+	x.buf = make([]byte, x.batch*slot)
+	if x.batch > 1 {
+		x.gso = gsoControl(slot)
 	}
 	if p.timeout > 0 {
 		// The smaller of the client's and the server's: a client may ask
@@ -183,11 +204,10 @@ func newSender(conn *net.UDPConn, f *os.File, netascii bool, p params, o Options
 		// than Options.Timeout allows.
 		x.timeout = min(x.timeout, p.timeout)
 	}
-	binary.BigEndian.PutUint16(x.pkt, opDATA)
 	if netascii {
 		x.src = newNetasciiSource(f, p.blksize, p.window)
 	} else {
-		x.src = &octetSource{f: f, blksize: int64(p.blksize), end: -1}
+		x.src = &octetSource{f: f, blksize: p.blksize, end: -1}
 	}
 	if len(p.oack) > 0 {
 		x.oack = oackPacket(p.oack)
@@ -236,36 +256,69 @@ func (x *sender) run(ctx context.Context) error {
 // sendWindow sends the blocks from x.next up to the end of the window that
 // starts after x.acked (the OACK alone while it is pending).
 func (x *sender) sendWindow() error {
-	end := x.acked + x.window
 	if x.acked < 0 {
-		end = 0 // DATA only after the client has accepted the options
-	}
-	for ; x.next <= end && (x.last < 0 || x.next <= x.last); x.next++ {
-		var err error
+		// DATA only after the client has accepted the options.
 		if x.next == 0 {
-			_, err = x.conn.Write(x.oack)
-		} else {
-			err = x.sendBlock(x.next)
+			x.next = 1
+			if _, err := x.conn.Write(x.oack); err != nil {
+				return sendError(err)
+			}
 		}
+		return nil
+	}
+	end := x.acked + x.window
+	// fill finds the final block, so x.last can change inside the loop.
+	for x.next <= end && (x.last < 0 || x.next <= x.last) {
+		size, count, err := x.fill(x.next, int(min(end-x.next+1, int64(x.batch))))
 		if err != nil {
+			x.conn.Write(errorPacket(codeUndefined, "read error"))
 			return err
 		}
+		if err := x.send(size, count); err != nil {
+			return err
+		}
+		x.next += int64(count)
 	}
 	return nil
 }
 
-func (x *sender) sendBlock(b int64) error {
-	n, err := x.src.read(b, x.pkt[4:])
+// fill lays out up to n DATA packets from block b on in x.buf and returns
+// the bytes used and the packets made, fewer than n if the file ends.
+func (x *sender) fill(b int64, n int) (size, count int, err error) {
+	count, lastLen, err := x.src.readBlocks(b, n, x.buf)
 	if err != nil {
-		x.conn.Write(errorPacket(codeUndefined, "read error"))
-		return fmt.Errorf("reading block %d: %w", b, err)
+		return 0, 0, fmt.Errorf("reading from block %d: %w", b, err)
 	}
-	if n < x.blksize {
-		x.last = b
+	slot := 4 + x.blksize
+	for i := range count {
+		binary.BigEndian.PutUint16(x.buf[i*slot:], opDATA)
+		binary.BigEndian.PutUint16(x.buf[i*slot+2:], uint16(b+int64(i)))
 	}
-	binary.BigEndian.PutUint16(x.pkt[2:], uint16(b))
-	if _, err := x.conn.Write(x.pkt[:4+n]); err != nil {
-		return sendError(err)
+	if lastLen < x.blksize {
+		x.last = b + int64(count) - 1
+	}
+	return (count-1)*slot + 4 + lastLen, count, nil
+}
+
+// send sends the count packets in x.buf[:size]: in one sendmsg when GSO
+// works, else one by one. A kernel or device without UDP GSO fails the
+// first attempt (EIO, EINVAL...); the transfer then stops trying.
+func (x *sender) send(size, count int) error {
+	if count > 1 && x.gso != nil {
+		_, _, err := x.conn.WriteMsgUDP(x.buf[:size], x.gso, nil)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return sendError(err)
+		}
+		x.gso = nil
+	}
+	slot := 4 + x.blksize
+	for i := range count {
+		if _, err := x.conn.Write(x.buf[i*slot : min((i+1)*slot, size)]); err != nil {
+			return sendError(err)
+		}
 	}
 	return nil
 }
@@ -347,40 +400,59 @@ func sendError(err error) error {
 	return err
 }
 
-// blockSource produces the data of block b (numbered from 1) into p,
-// which is blksize long; fewer bytes mean the final block.
+// blockSource produces the data of the file's blocks (numbered from 1).
 type blockSource interface {
-	read(b int64, p []byte) (int, error)
+	// readBlocks puts blocks b, b+1... (at most n) into buf, which holds
+	// n packets of 4+blksize bytes, each block after its packet's 4-byte
+	// header. It returns how many blocks it filled and the length of the
+	// last; fewer than n blocks, or a last one shorter than blksize, mean
+	// the file has ended (the final block may be empty).
+	readBlocks(b int64, n int, buf []byte) (count, lastLen int, err error)
 	// offset is how many bytes of the file blocks 1..b hold; it is only
 	// asked for blocks that have been read and are at most a window old.
 	offset(b int64) int64
 }
 
 // octetSource reads blocks straight from the file by offset, so a resend
-// needs no buffer of its own.
+// needs no copy of the window.
 type octetSource struct {
 	f       *os.File
-	blksize int64
-	end     int64 // where the final block ended, once read
+	blksize int
+	end     int64 // where the final block ended, once read; -1 before
 }
 
-func (s *octetSource) read(b int64, p []byte) (int, error) {
-	off := (b - 1) * s.blksize
-	n, err := s.f.ReadAt(p, off)
-	if err == io.EOF {
-		err = nil
+// readBlocks reads the whole run with one ReadAt into the tail of buf,
+// then moves each block forward to its place after its header. A block's
+// place never lies past the data of the blocks after it, so moving them
+// in order overwrites nothing still to be moved.
+func (s *octetSource) readBlocks(b int64, n int, buf []byte) (int, int, error) {
+	bs, slot := s.blksize, 4+s.blksize
+	off := (b - 1) * int64(bs)
+	data := buf[4*n : n*slot]
+	got, err := s.f.ReadAt(data, off)
+	if err != nil && err != io.EOF {
+		return 0, 0, err
 	}
-	if n < len(p) {
-		s.end = off + int64(n)
+	count, lastLen := n, bs
+	if got < len(data) {
+		count, lastLen = got/bs+1, got%bs
+		s.end = off + int64(got)
 	}
-	return n, err
+	for i := range min(count, n-1) { // block n-1, if read, is in place already
+		l := bs
+		if i == count-1 {
+			l = lastLen
+		}
+		copy(buf[i*slot+4:i*slot+4+l], data[i*bs:i*bs+l])
+	}
+	return count, lastLen, nil
 }
 
 func (s *octetSource) offset(b int64) int64 {
 	if s.end >= 0 {
-		return min(b*s.blksize, s.end)
+		return min(b*int64(s.blksize), s.end)
 	}
-	return b * s.blksize
+	return b * int64(s.blksize)
 }
 
 // netasciiSource converts the file to netascii (RFC 764, as RFC 1350
@@ -407,6 +479,22 @@ func newNetasciiSource(f *os.File, blksize, window int) *netasciiSource {
 	return &netasciiSource{f: f, blksize: blksize, marks: make([]mark, window+1), scratch: make([]byte, blksize)}
 }
 
+func (s *netasciiSource) readBlocks(b int64, n int, buf []byte) (int, int, error) {
+	slot := 4 + s.blksize
+	for i := range n {
+		got, err := s.read(b+int64(i), buf[i*slot+4:(i+1)*slot])
+		if err != nil {
+			return 0, 0, err
+		}
+		if got < s.blksize {
+			return i + 1, got, nil
+		}
+	}
+	return n, s.blksize, nil
+}
+
+// read converts block b into p, which is blksize long, from the position
+// remembered for it, and remembers where block b+1 starts.
 func (s *netasciiSource) read(b int64, p []byte) (int, error) {
 	m := s.marks[b%int64(len(s.marks))]
 	out := 0
