@@ -29,6 +29,7 @@ import (
 
 	"github.com/stratastack/strata/provisioners/baremetal"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
+	"github.com/stratastack/strata/provisioners/baremetal/ipmisim/simtest"
 	"github.com/stratastack/strata/provisioners/baremetal/web"
 )
 
@@ -43,7 +44,7 @@ func machineProviders() map[string]func() (tfprotov6.ProviderServer, error) {
 const machineAddr = "strata_machine.node"
 
 // nodeConfig is machine node1 with its own profile, powered on through bmc.
-func nodeConfig(lab *bootLab, bmc *simBMC, labels, cmdline string, version int) string {
+func nodeConfig(lab *bootLab, bmc *simtest.BMC, labels, cmdline string, version int) string {
 	return lab.provider() + fmt.Sprintf(`
 variable "bmc_password" {
   type      = string
@@ -69,7 +70,7 @@ resource "strata_machine" "node" {
     user_data = "#cloud-config\nhostname: node1\n"
   }
 }
-`, labels, bmc.url, version, cmdline)
+`, labels, bmc.URL, version, cmdline)
 }
 
 // registered checks the boot server's record of machine name, and of its
@@ -162,7 +163,7 @@ func filesWithout(dir, secret string, want ...string) error {
 
 func TestMachineResourceLifecycle(t *testing.T) {
 	lab := newBootLab(t)
-	bmc := startIPMISim(t)
+	bmc := simtest.Start(t)
 	work := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "terraform.log")
 	// Terraform's working directories and its TRACE log (the provider's
@@ -171,12 +172,12 @@ func TestMachineResourceLifecycle(t *testing.T) {
 	// no configuration file holds it.
 	t.Setenv("TF_ACC_TEMP_DIR", work)
 	t.Setenv("TF_ACC_LOG_PATH", logFile)
-	t.Setenv("TF_VAR_bmc_password", bmc.pass)
+	t.Setenv("TF_VAR_bmc_password", bmc.Password)
 	t.Setenv("STRATA_BMC_PASSWORD", "")
-	secret := without{secret: bmc.pass}
+	secret := without{secret: bmc.Password}
 	noSecret := func(what string) without { s := secret; s.what = what; return s }
 	var historyAfterCreate int
-	wrongPass := "Wr0ng-" + bmc.pass[3:] // as long as the real one
+	wrongPass := "Wr0ng-" + bmc.Password[3:] // as long as the real one
 
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: machineProviders(),
@@ -184,13 +185,13 @@ func TestMachineResourceLifecycle(t *testing.T) {
 			if err := gone(lab, "node1"); err != nil {
 				return err
 			}
-			if got := bmc.read("power"); got != "0" {
+			if got := bmc.Read("power"); got != "0" {
 				return fmt.Errorf("after destroy the BMC reports power %q, want 0 (off)", got)
 			}
-			if err := filesWithout(work, bmc.pass, "terraform.tfstate", "terraform.tfstate.backup"); err != nil {
+			if err := filesWithout(work, bmc.Password, "terraform.tfstate", "terraform.tfstate.backup"); err != nil {
 				return err
 			}
-			for _, pw := range []string{bmc.pass, wrongPass} {
+			for _, pw := range []string{bmc.Password, wrongPass} {
 				if err := filesWithout(filepath.Dir(logFile), pw, filepath.Base(logFile)); err != nil {
 					return err
 				}
@@ -199,7 +200,7 @@ func TestMachineResourceLifecycle(t *testing.T) {
 			if b, _ := os.ReadFile(logFile); !bytes.Contains(b, []byte("powered off machine node1")) {
 				return fmt.Errorf("the provider's log lines are not in %s (%d bytes)", logFile, len(b))
 			}
-			if strings.Contains(lab.apiBodies(), bmc.pass) {
+			if strings.Contains(lab.apiBodies(), bmc.Password) {
 				return errors.New("the BMC password reached the boot server's API")
 			}
 			return nil
@@ -223,7 +224,7 @@ func TestMachineResourceLifecycle(t *testing.T) {
 				},
 				Check: resource.ComposeTestCheckFunc(
 					registered(lab, "node1", func(m inventory.Machine, p inventory.Profile) error {
-						if m.MAC != "52:54:00:aa:00:01" || m.IP.String() != "10.0.0.21" || m.BMC != bmc.url || m.BMCUser != "admin" ||
+						if m.MAC != "52:54:00:aa:00:01" || m.IP.String() != "10.0.0.21" || m.BMC != bmc.URL || m.BMCUser != "admin" ||
 							m.Profile != "node1" || m.Labels["rack"] != "a" {
 							return fmt.Errorf("registered %+v labels %v", m, m.Labels)
 						}
@@ -234,20 +235,20 @@ func TestMachineResourceLifecycle(t *testing.T) {
 						return nil
 					}),
 					func(*terraform.State) error {
-						if got := bmc.read("power"); got != "1" {
+						if got := bmc.Read("power"); got != "1" {
 							return fmt.Errorf("the BMC reports power %q, want 1 (on)", got)
 						}
-						if got := bmc.read("boot"); got != "pxe" {
+						if got := bmc.Read("boot"); got != "pxe" {
 							return fmt.Errorf("the BMC's next boot device is %q, want pxe", got)
 						}
 						// An operator's view of the same BMC, over the wire.
-						if out := bmc.ipmitool(t, "chassis", "power", "status"); out != "" && !strings.Contains(out, "Chassis Power is on") {
+						if out := bmc.Ipmitool(t, "chassis", "power", "status"); out != "" && !strings.Contains(out, "Chassis Power is on") {
 							return fmt.Errorf("ipmitool chassis power status: %q", out)
 						}
-						if out := bmc.ipmitool(t, "chassis", "bootparam", "get", "5"); out != "" && !strings.Contains(out, "Force PXE") {
+						if out := bmc.Ipmitool(t, "chassis", "bootparam", "get", "5"); out != "" && !strings.Contains(out, "Force PXE") {
 							return fmt.Errorf("ipmitool chassis bootparam get 5: %q", out)
 						}
-						historyAfterCreate = len(bmc.history())
+						historyAfterCreate = len(bmc.History())
 						return nil
 					},
 				),
@@ -277,7 +278,7 @@ func TestMachineResourceLifecycle(t *testing.T) {
 						return nil
 					}),
 					func(*terraform.State) error {
-						if h := bmc.history(); len(h) != historyAfterCreate {
+						if h := bmc.History(); len(h) != historyAfterCreate {
 							return fmt.Errorf("the update touched the BMC: %q", h[historyAfterCreate:])
 						}
 						return nil
@@ -290,10 +291,10 @@ func TestMachineResourceLifecycle(t *testing.T) {
 				// BMC and the user.
 				PreConfig:   func() { os.Setenv("TF_VAR_bmc_password", wrongPass) },
 				Config:      nodeConfig(lab, bmc, `{ rack = "b", role = "worker" }`, "console=ttyS0 quiet", 2),
-				ExpectError: wrapped("Cannot log in to the BMC of machine node1", bmc.url+` as user "admin"`),
+				ExpectError: wrapped("Cannot log in to the BMC of machine node1", bmc.URL+` as user "admin"`),
 			},
 			{
-				PreConfig: func() { os.Setenv("TF_VAR_bmc_password", bmc.pass) },
+				PreConfig: func() { os.Setenv("TF_VAR_bmc_password", bmc.Password) },
 				Config:    nodeConfig(lab, bmc, `{ rack = "b", role = "worker" }`, "console=ttyS0 quiet", 2),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(machineAddr, plancheck.ResourceActionUpdate),
@@ -302,7 +303,7 @@ func TestMachineResourceLifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(machineAddr, tfjsonpath.New("bmc_password_wo_version"), knownvalue.Int64Exact(2)),
 				},
 				Check: func(*terraform.State) error {
-					if h := bmc.history(); len(h) != historyAfterCreate {
+					if h := bmc.History(); len(h) != historyAfterCreate {
 						return fmt.Errorf("checking the password changed the machine: %q", h[historyAfterCreate:])
 					}
 					return nil
@@ -331,10 +332,10 @@ func TestMachineResourceLifecycle(t *testing.T) {
 					if _, err := lab.store.GetMachine(context.Background(), "node1"); err != nil {
 						t.Errorf("the failed destroy deregistered the machine: %v", err)
 					}
-					if got := bmc.read("power"); got != "1" {
+					if got := bmc.Read("power"); got != "1" {
 						t.Errorf("the failed destroy powered the machine off: %q", got)
 					}
-					os.Setenv("STRATA_BMC_PASSWORD", bmc.pass)
+					os.Setenv("STRATA_BMC_PASSWORD", bmc.Password)
 				},
 				Config:   nodeConfig(lab, bmc, `{ rack = "b", role = "worker" }`, "console=ttyS0 quiet", 2),
 				PlanOnly: true,
@@ -345,8 +346,8 @@ func TestMachineResourceLifecycle(t *testing.T) {
 
 func TestMachineResourceWaitsForReady(t *testing.T) {
 	lab := newBootLab(t)
-	bmc := startIPMISim(t)
-	t.Setenv("STRATA_BMC_PASSWORD", bmc.pass) // no write-only password: the environment's
+	bmc := simtest.Start(t)
+	t.Setenv("STRATA_BMC_PASSWORD", bmc.Password) // no write-only password: the environment's
 	const mac = "52:54:00:aa:00:02"
 	config := lab.provider() + fmt.Sprintf(`
 resource "strata_machine" "node" {
@@ -365,14 +366,14 @@ resource "strata_machine" "node" {
     create = "3s"
   }
 }
-`, mac, bmc.url)
+`, mac, bmc.URL)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: machineProviders(),
 		CheckDestroy: func(*terraform.State) error {
 			if err := gone(lab, "node2"); err != nil {
 				return err
 			}
-			if got := bmc.read("power"); got != "0" {
+			if got := bmc.Read("power"); got != "0" {
 				return fmt.Errorf("after destroy the BMC reports power %q, want 0", got)
 			}
 			return nil
@@ -388,7 +389,7 @@ resource "strata_machine" "node" {
 			{
 				// Now the machine boots when powered on: the next apply
 				// replaces the tainted machine and waits for it.
-				PreConfig: func() { bmc.bootOnPowerOn(t, lab, mac) },
+				PreConfig: func() { bootOnPowerOn(t, bmc, lab, mac) },
 				Config:    config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(machineAddr, plancheck.ResourceActionReplace),

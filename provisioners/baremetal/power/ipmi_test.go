@@ -9,18 +9,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stratastack/strata/provisioners/baremetal/ipmisim"
+	"github.com/stratastack/strata/provisioners/baremetal/ipmisim/simtest"
 )
 
 // TestIPMISim drives the real ipmi_sim through a machine's life: every
 // step checks what the controller reports and what the chassis was told.
 func TestIPMISim(t *testing.T) {
-	b := startIPMISim(t)
+	b := simtest.Start(t, ipmisim.User{Name: simOperator, Password: simOperatorPass, Privilege: "operator"})
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 	goroutines := runtime.NumGoroutine()
 
 	start := time.Now()
-	c, err := Open(ctx, b.url, Credentials{User: "admin", Password: b.pass})
+	c, err := Open(ctx, b.URL, Credentials{User: "admin", Password: b.Password})
 	took := time.Since(start)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -34,7 +37,7 @@ func TestIPMISim(t *testing.T) {
 
 	count := func(line string) int {
 		n := 0
-		for _, h := range b.history(t) {
+		for _, h := range b.History() {
 			if h == line {
 				n++
 			}
@@ -56,47 +59,47 @@ func TestIPMISim(t *testing.T) {
 	}{
 		{"status off at start", nil, func(t *testing.T) { wantStatus(t, Off) }},
 		{"on", c.On, func(t *testing.T) {
-			if got := b.read(t, "power"); got != "1" {
+			if got := b.Read("power"); got != "1" {
 				t.Fatalf("chassis power file = %q, want 1", got)
 			}
 			wantStatus(t, On)
 		}},
 		{"on again is a no-op", c.On, func(t *testing.T) {
 			if n := count("power 1"); n != 1 {
-				t.Fatalf("chassis was told to power on %d times, want once: %q", n, b.history(t))
+				t.Fatalf("chassis was told to power on %d times, want once: %q", n, b.History())
 			}
 		}},
 		{"ipmitool agrees", nil, func(t *testing.T) {
-			out := runIpmitool(t, b, "chassis", "power", "status")
+			out := b.Ipmitool(t, "chassis", "power", "status")
 			if !strings.Contains(out, "Chassis Power is on") {
 				t.Fatalf("ipmitool chassis power status: %q", out)
 			}
 		}},
 		{"boot pxe", c.BootPXE, func(t *testing.T) {
-			if got := b.read(t, "boot"); got != "pxe" {
+			if got := b.Read("boot"); got != "pxe" {
 				t.Fatalf("chassis boot file = %q, want pxe", got)
 			}
-			if out := runIpmitool(t, b, "chassis", "bootparam", "get", "5"); !strings.Contains(out, "Force PXE") {
+			if out := b.Ipmitool(t, "chassis", "bootparam", "get", "5"); !strings.Contains(out, "Force PXE") {
 				t.Fatalf("ipmitool chassis bootparam get 5:\n%s", out)
 			}
 		}},
 		{"cycle", c.Cycle, func(t *testing.T) {
 			// ipmi_sim powers off at once and on again a moment later.
 			waitFor(t, 5*time.Second, "power back on after the cycle", func() bool {
-				h := b.history(t)
+				h := b.History()
 				return len(h) >= 2 && h[len(h)-2] == "power 0" && h[len(h)-1] == "power 1"
 			})
 			wantStatus(t, On)
 		}},
 		{"off", c.Off, func(t *testing.T) {
-			if got := b.read(t, "power"); got != "0" {
+			if got := b.Read("power"); got != "0" {
 				t.Fatalf("chassis power file = %q, want 0", got)
 			}
 			wantStatus(t, Off)
 		}},
 		{"off again is a no-op", c.Off, func(t *testing.T) {
 			if n := count("power 0"); n != 2 { // the cycle's and the off's
-				t.Fatalf("chassis was told to power off %d times, want 2: %q", n, b.history(t))
+				t.Fatalf("chassis was told to power off %d times, want 2: %q", n, b.History())
 			}
 		}},
 		{"cycle of an off machine powers it on", c.Cycle, func(t *testing.T) {
@@ -125,11 +128,11 @@ func TestIPMISim(t *testing.T) {
 // TestIPMISimErrors checks that ipmi_sim's refusals come back as clear
 // errors that name the user and the BMC but never the password.
 func TestIPMISimErrors(t *testing.T) {
-	b := startIPMISim(t)
+	b := simtest.Start(t, ipmisim.User{Name: simOperator, Password: simOperatorPass, Privilege: "operator"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	wrong := "Wr0ng-" + b.pass[3:] // as long as the real one, never accepted
+	wrong := "Wr0ng-" + b.Password[3:] // as long as the real one, never accepted
 	cancelled, cancelNow := context.WithCancel(ctx)
 	cancelNow()
 	cases := []struct {
@@ -141,12 +144,12 @@ func TestIPMISimErrors(t *testing.T) {
 	}{
 		{"wrong password", ctx, Credentials{User: "admin", Password: wrong}, ErrAuth, "wrong password"},
 		{"unknown user", ctx, Credentials{User: "nobody", Password: wrong}, ErrAuth, `"nobody"`},
-		{"cancelled context", cancelled, Credentials{User: "admin", Password: b.pass}, context.Canceled, "context canceled"},
+		{"cancelled context", cancelled, Credentials{User: "admin", Password: b.Password}, context.Canceled, "context canceled"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			c, err := Open(tc.ctx, b.url, tc.creds)
+			c, err := Open(tc.ctx, b.URL, tc.creds)
 			if err == nil {
 				t.Fatalf("Open succeeded with %v", tc.creds)
 			}
@@ -157,12 +160,12 @@ func TestIPMISimErrors(t *testing.T) {
 				t.Errorf("error %q is not %v", err, tc.want)
 			}
 			msg := err.Error()
-			for _, want := range []string{tc.hint, b.url, "as user"} {
+			for _, want := range []string{tc.hint, b.URL, "as user"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not mention %q", msg, want)
 				}
 			}
-			for _, secret := range []string{tc.creds.Password, b.pass} {
+			for _, secret := range []string{tc.creds.Password, b.Password} {
 				if strings.Contains(msg, secret) {
 					t.Errorf("error %q contains the password", msg)
 				}
@@ -175,20 +178,20 @@ func TestIPMISimErrors(t *testing.T) {
 	}
 
 	t.Run("operator may control power", func(t *testing.T) {
-		c, err := Open(ctx, b.url, Credentials{User: simOperator, Password: simOperatorPass})
+		c, err := Open(ctx, b.URL, Credentials{User: simOperator, Password: simOperatorPass})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := c.On(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := b.read(t, "power"); got != "1" {
+		if got := b.Read("power"); got != "1" {
 			t.Fatalf("chassis power file = %q, want 1", got)
 		}
 	})
 
 	t.Run("concurrent sessions", func(t *testing.T) {
-		c, err := Open(ctx, b.url, Credentials{User: "admin", Password: b.pass})
+		c, err := Open(ctx, b.URL, Credentials{User: "admin", Password: b.Password})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +240,7 @@ func TestIPMIUnreachable(t *testing.T) {
 		within time.Duration
 	}{
 		// Nothing bound: the kernel answers ICMP port unreachable.
-		{"closed port", 0, "ipmi://127.0.0.1:" + strconv.Itoa(freeUDPPort(t)), nil, ErrUnreachable, 2 * time.Second},
+		{"closed port", 0, "ipmi://127.0.0.1:" + strconv.Itoa(simtest.FreeUDPPort(t)), nil, ErrUnreachable, 2 * time.Second},
 		// 200 ms per datagram, sent twice.
 		{"silent BMC", 0, silentURL, []Option{WithTimeout(200 * time.Millisecond), WithRetries(1)}, ErrUnreachable, 2 * time.Second},
 		// The default timing would wait 3 s; the context says 300 ms.
