@@ -40,6 +40,7 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	subnet := fs.String("subnet", "192.168.77.0/24", "up: the boot network")
 	link := fs.String("link", "169.254.77.0/30", "up: the /30 between this host and the lab, over which the boot server's API is reached")
 	bmcPort := fs.Int("bmc-port", lab.DefaultBMCPort, "up: UDP port of the first BMC on 127.0.0.1")
+	noBoot := fs.Bool("no-boot-server", false, "up: leave the boot server out (bring your own into the lab's network with strata lab exec)")
 	asJSON := fs.Bool("json", false, "status: print JSON")
 	vm := fs.Int("vm", 0, "chassis: the VM")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -68,7 +69,7 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "strata lab up: -link: %v\n", err)
 			return cli.Usage
 		}
-		return cli.LabUp(ctx, lab.Config{Name: *name, Dir: abs, VMs: *vms, MemoryMB: *mem, Subnet: sn, Link: ln, BMCPort: *bmcPort, Strata: self}, out)
+		return cli.LabUp(ctx, lab.Config{Name: *name, Dir: abs, VMs: *vms, MemoryMB: *mem, Subnet: sn, Link: ln, BMCPort: *bmcPort, Strata: self, NoBootServer: *noBoot}, out)
 	case "down":
 		return cli.LabDown(ctx, abs, out)
 	case "status":

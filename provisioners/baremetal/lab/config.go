@@ -52,6 +52,9 @@ type Config struct {
 	Busybox string `json:"busybox"`
 	// Kernel overrides the kernel fetched into Dir/kernel.
 	Kernel *Kernel `json:"kernel,omitempty"`
+	// NoBootServer leaves the boot server out, for bringing another one
+	// into the lab's network (strata lab exec), e.g. to compare with it.
+	NoBootServer bool `json:"no_boot_server,omitempty"`
 }
 
 // withDefaults fills in the zero fields and checks the rest.

@@ -89,7 +89,9 @@ func Run(ctx context.Context, dir string, log *slog.Logger) (err error) {
 	if err := s.network(ctx); err != nil {
 		return err
 	}
-	s.keep(cctx, "boot server", func() *Proc { return &s.st.Boot }, s.bootCommand)
+	if !cfg.NoBootServer {
+		s.keep(cctx, "boot server", func() *Proc { return &s.st.Boot }, s.bootCommand)
+	}
 	for i := range cfg.VMs {
 		s.keep(cctx, "BMC of "+cfg.vmName(i), func() *Proc { return &s.st.VMs[i].BMCProc }, s.bmcCommand(i))
 	}
@@ -288,7 +290,7 @@ func (s *supervisor) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
-	for {
+	for !s.cfg.NoBootServer {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.BootServer()+"/api/v1/profiles", nil)
 		req.Header.Set("Authorization", "Bearer "+s.sec.BootToken)
 		resp, err := client.Do(req)
