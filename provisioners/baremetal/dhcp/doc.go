@@ -65,9 +65,10 @@
 // network; never point it at an interface of a network you do not own.
 // Tests use 127.0.0.1 with ephemeral ports.
 //
-// # To do for the lab
+// # IPv6
 //
-// iPXE waits about 13 s for an IPv6 router advertisement after DHCP. The
-// lab must send one RA on the bridge; that is a separate piece, not part
-// of this package.
+// iPXE also waits about 13 s for IPv6 autoconfiguration after DHCP on a
+// network without an IPv6 router. Package ra sends the router
+// advertisement that ends that wait (strata boot serve -ra-prefix); it is
+// separate because it is ICMPv6, not DHCP.
 package dhcp
