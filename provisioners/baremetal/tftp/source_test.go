@@ -11,19 +11,53 @@ import (
 	"time"
 )
 
-// TestOctetReadBlocks checks the one-read-per-run layout against reading
-// block by block, for file sizes around block and run boundaries.
+// TestOctetReadBlocks checks the one-read-per-run layout against the file,
+// for file sizes around block and run boundaries, from fresh sources and
+// from one source read in order, with rewinds, as a transfer does.
 func TestOctetReadBlocks(t *testing.T) {
 	const bs = 8
 	dir := t.TempDir()
-	for _, size := range []int{0, 1, 7, 8, 9, 31, 32, 33, 64, 100} {
+	for _, size := range []int{0, 1, 7, 8, 9, 31, 32, 33, 64, 100, 127, 128, 129, 300} {
 		writeRandomFile(t, dir, "f", size, uint64(size))
 		data, _ := os.ReadFile(filepath.Join(dir, "f"))
 		f, err := os.Open(filepath.Join(dir, "f"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, n := range []int{1, 2, 4, 5} {
+		check := func(t *testing.T, s *octetSource, b int64, n int) {
+			t.Helper()
+			buf := bytes.Repeat([]byte{0xee}, n*(4+bs))
+			count, lastLen, err := s.readBlocks(b, n, buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range count {
+				off := int(b-1+int64(i)) * bs
+				want := data[off:min(off+bs, size)]
+				l := bs
+				if i == count-1 {
+					l = lastLen
+				}
+				if got := buf[i*(4+bs)+4 : i*(4+bs)+4+l]; !bytes.Equal(got, want) {
+					t.Fatalf("b=%d n=%d: block %d = %x, want %x", b, n, i, got, want)
+				}
+			}
+			if end := int(b-1+int64(n))*bs > size; (count < n || lastLen < bs) != end {
+				t.Fatalf("b=%d n=%d: count %d lastLen %d; the run ends the file: %v", b, n, count, lastLen, end)
+			}
+		}
+		for _, n := range []int{1, 3, 16} {
+			t.Run(fmt.Sprintf("size=%d/in order/n=%d", size, n), func(t *testing.T) {
+				s := &octetSource{f: f, blksize: bs, end: -1}
+				for b := int64(1); (b-1)*bs <= int64(size); b += int64(n) {
+					check(t, s, b, n)
+					if b > 3 {
+						check(t, s, b-3, n) // a rewind, as after a lost block
+					}
+				}
+			})
+		}
+		for _, n := range []int{1, 2, 4, 5, 16, 17} {
 			for b := int64(1); (b-1)*bs <= int64(size); b++ {
 				t.Run(fmt.Sprintf("size=%d/n=%d/b=%d", size, n, b), func(t *testing.T) {
 					s := &octetSource{f: f, blksize: bs, end: -1}
