@@ -41,6 +41,13 @@ type Substrate struct {
 	Name     string
 	Settings schema.Values
 	Range    hcl.Range
+	// Access is set only on the substrate a layer becomes (an openstack
+	// layer's cloud, for the pools placed on it): how to reach it, with the
+	// credentials derived from the stack's secrets, by name (auth_url,
+	// username, password, project_name, user_domain_name,
+	// project_domain_name, region, or cloud: a clouds.yaml entry). A stack
+	// file never sets it.
+	Access map[string]string
 }
 
 // Ref is a reference to a block: substrate.KIND.NAME, layer.KIND.NAME or
