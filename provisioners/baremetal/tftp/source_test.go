@@ -141,3 +141,38 @@ func TestGSOFallback(t *testing.T) {
 		t.Error("the sender kept using GSO after the kernel refused it")
 	}
 }
+
+// TestQueuedAckAfterDeadline has the ACK waiting in the socket by the time
+// the server's deadline passes, as when the server is short of CPU: that
+// is no timeout, and the ACK must count.
+func TestQueuedAckAfterDeadline(t *testing.T) {
+	dir := t.TempDir()
+	writeRandomFile(t, dir, "f", 100, 14)
+	f, err := os.Open(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	client, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	conn, err := net.DialUDP("udp", nil, client.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A deadline that has passed before the server reads.
+	x := newSender(conn, f, false, params{blksize: 512, window: 1}, Options{Timeout: time.Nanosecond, Retries: 1})
+	if err := x.sendWindow(); err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, conn: client, tid: conn.LocalAddr().(*net.UDPAddr), buf: make([]byte, 65536)}
+	c.expectData(1, 100)
+	c.send(ackPacket(1)) // on loopback, queued at the server before send returns
+	done, progress, err := x.await(context.Background())
+	if err != nil || !done || !progress {
+		t.Fatalf("await = done %v, progress %v, %v; want the queued final ACK to end the transfer", done, progress, err)
+	}
+}

@@ -323,6 +323,10 @@ func (x *sender) send(size, count int) error {
 	return nil
 }
 
+// queuedGrace is how long await looks for packets already queued once its
+// deadline has passed.
+const queuedGrace = 10 * time.Millisecond
+
 // await reads the client's packets until one moves the transfer on or the
 // timeout passes. Duplicate ACKs do not extend the wait, so a client that
 // repeats itself cannot hold the transfer open without making progress.
@@ -333,12 +337,22 @@ func (x *sender) await(ctx context.Context) (done, progress bool, err error) {
 	if ctx.Err() != nil {
 		return false, false, x.shutdown()
 	}
+	expired := false
 	for {
+		if expired {
+			// A server short of CPU can pass its deadline with the ACK
+			// already queued, and Go then reports the deadline without
+			// reading: look again, briefly, before calling it a timeout.
+			x.conn.SetReadDeadline(time.Now().Add(queuedGrace))
+		}
 		n, err := x.conn.Read(x.in)
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
 				return false, false, x.shutdown()
+			case errors.Is(err, os.ErrDeadlineExceeded) && !expired:
+				expired = true
+				continue
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				return false, false, nil
 			default:
