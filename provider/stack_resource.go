@@ -22,6 +22,7 @@ import (
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/stacks"
+	"github.com/stratastack/strata/stacks/layers"
 	"github.com/stratastack/strata/stacks/plan"
 )
 
@@ -439,6 +440,15 @@ func seedFor(s *stacks.Stack, in stackInput) (seed *secrets.Seed, file string, d
 	return seed, "", diags
 }
 
+// secretsOf is seed as the engine takes it: a nil *Seed must not become a
+// non-nil interface that derives from nothing.
+func secretsOf(seed *secrets.Seed) layers.Secrets {
+	if seed == nil {
+		return nil
+	}
+	return seed
+}
+
 // stored is what the private state holds for a stack.
 type stored struct {
 	seed *secrets.Seed
@@ -608,37 +618,38 @@ func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, 
 
 // current reads the resource's state and returns it with the stack as
 // last applied (from private state), or as the state's path, source and
-// vars give it. The stack is nil when diags hold an error.
-func (r *stackResource) current(ctx context.Context, state tfsdk.State, private privateGetter, diags *diag.Diagnostics) (stackModel, *stacks.Stack) {
+// vars give it, and the stack's seed (nil if private state has none). The
+// stack is nil when diags hold an error.
+func (r *stackResource) current(ctx context.Context, state tfsdk.State, private privateGetter, diags *diag.Diagnostics) (stackModel, *stacks.Stack, *secrets.Seed) {
 	var m stackModel
 	diags.Append(state.Get(ctx, &m)...)
 	st, d := readPrivate(ctx, private)
 	diags.Append(d...)
 	if diags.HasError() {
-		return m, nil
+		return m, nil, nil
 	}
 	if st.snap != nil {
 		s, err := st.snap.load(r.client.kinds)
 		if err == nil {
-			return m, s
+			return m, s, st.seed
 		}
 		tflog.Warn(ctx, err.Error()+"; loading the stack from its configuration")
 	}
 	_, s := r.client.loadStack(ctx, m.Path, m.Source, m.Vars, diags)
-	return m, s
+	return m, s, st.seed
 }
 
 func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	if r.notConfigured(&resp.Diagnostics) {
 		return
 	}
-	m, s := r.current(ctx, req.State, req.Private, &resp.Diagnostics)
+	m, s, seed := r.current(ctx, req.State, req.Private, &resp.Diagnostics)
 	if s == nil {
 		return
 	}
 	p := plan.Compile(s, r.client.kinds)
 	e := r.client.engine(ctx, 0, nil)
-	res, err := e.Status(ctx, p)
+	res, err := e.Status(ctx, p, secretsOf(seed))
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the stack's machines", fmt.Sprintf("stack %q: %v", s.Name, err))
 		return
@@ -664,12 +675,12 @@ func (r *stackResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if r.notConfigured(&resp.Diagnostics) {
 		return
 	}
-	_, s := r.current(ctx, req.State, req.Private, &resp.Diagnostics)
+	_, s, seed := r.current(ctx, req.State, req.Private, &resp.Diagnostics)
 	if s == nil {
 		return
 	}
 	e := r.client.engine(ctx, 0, nil)
-	res, err := e.Destroy(ctx, s)
+	res, err := e.Destroy(ctx, plan.Compile(s, r.client.kinds), secretsOf(seed))
 	if err != nil {
 		removed := 0
 		if res != nil {

@@ -153,9 +153,14 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds 
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
+	seed, err := secrets.LoadOrCreate(dir.SeedFile(s.Name))
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
 	prog := newProgress(io, args.Live, "down", 0)
 	e := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism, Report: prog.event})
-	res, err := e.Destroy(ctx, s)
+	res, err := e.Destroy(ctx, plan.Compile(s, kinds), seed)
 	prog.done()
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
@@ -190,7 +195,12 @@ func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io
 	if !ok {
 		return Invalid
 	}
-	res, err := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism}).Status(ctx, p)
+	seed, err := secrets.LoadOrCreate(dir.SeedFile(p.Stack))
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	res, err := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism}).Status(ctx, p, seed)
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid

@@ -38,6 +38,11 @@ type Options struct {
 	Attempts int
 	// BaseDelay and MaxDelay shape the backoff (defaults 500 ms and 20 s).
 	BaseDelay, MaxDelay time.Duration
+	// LayerTimeout bounds the wait for a layer that is a substrate (an
+	// openstack layer's Keystone) to answer once its machines are up,
+	// before the pools on it are made (default 30 min: a cloud's control
+	// plane installs itself after its machines boot).
+	LayerTimeout time.Duration
 	// Report receives progress events; it must be safe for concurrent use.
 	Report func(Event)
 }
@@ -45,7 +50,7 @@ type Options struct {
 // Event is one thing that happened to a machine.
 type Event struct {
 	Time    time.Time
-	Action  string // create, adopt, ready, delete, retry
+	Action  string // create, adopt, ready, delete, retry, wait (for a layer to answer)
 	Machine string
 	Err     error // for retry: the transient error
 	Attempt int
@@ -70,6 +75,9 @@ func New(open Opener, opts Options) *Engine {
 	}
 	if opts.MaxDelay <= 0 {
 		opts.MaxDelay = 20 * time.Second
+	}
+	if opts.LayerTimeout <= 0 {
+		opts.LayerTimeout = 30 * time.Minute
 	}
 	return &Engine{open: open, opts: opts}
 }
@@ -103,11 +111,6 @@ func Check(p *plan.Plan) error {
 	for _, h := range p.Hosted {
 		problems = append(problems, fmt.Sprintf("role %s of layer %s is hosted on layer %s: submitting hosted roles is not implemented yet (strata render -layer %s/%s prints its objects)", h.Role, h.Layer, h.On, h.Layer, h.Role))
 	}
-	for _, pool := range p.Source().Pools {
-		if pool.Substrate.Root == "layer" {
-			problems = append(problems, fmt.Sprintf("pool %s is placed on %s: pools on layers are not implemented yet", pool.Name, pool.Substrate))
-		}
-	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrUnsupported, strings.Join(problems, "; "))
 	}
@@ -116,8 +119,9 @@ func Check(p *plan.Plan) error {
 
 // substrate is one opened substrate with its parallelism bound.
 type substrate struct {
-	prov provisioners.Provisioner
-	sem  chan struct{}
+	block *stacks.Substrate // the stack's block, or the one a layer became
+	prov  provisioners.Provisioner
+	sem   chan struct{}
 }
 
 // openAll opens every substrate of the stack; the returned func closes
@@ -137,9 +141,58 @@ func (e *Engine) openAll(ctx context.Context, s *stacks.Stack) (map[string]*subs
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("%s: %w", key, err)
 		}
-		out[key] = &substrate{prov: prov, sem: make(chan struct{}, e.opts.Parallelism)}
+		out[key] = &substrate{block: sub, prov: prov, sem: make(chan struct{}, e.opts.Parallelism)}
 	}
 	return out, closeAll, nil
+}
+
+// layerKeys are the layers that pools are placed on ("layer.KIND.NAME"),
+// sorted.
+func layerKeys(s *stacks.Stack) []string {
+	seen := map[string]bool{}
+	for _, pool := range s.Pools {
+		if pool.Substrate.Root == "layer" {
+			seen[pool.Substrate.String()] = true
+		}
+	}
+	return sortedKeys(seen)
+}
+
+// openLayer opens the substrate the layer of key became, reached as its
+// kind derives from the members' known addresses. The error wraps
+// layers.ErrNotUp while the layer's machines are not up.
+func (e *Engine) openLayer(ctx context.Context, p *plan.Plan, sec layers.Secrets, key string, known plan.Addresses) (*substrate, error) {
+	block, err := p.LayerSubstrate(ctx, sec, strings.TrimPrefix(key, "layer."), known)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	prov, err := e.open.Open(ctx, block)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return &substrate{block: block, prov: prov, sem: make(chan struct{}, e.opts.Parallelism)}, nil
+}
+
+// awaitLayer opens the layer substrate of key for an apply, once the
+// layer's machines are up: it keeps trying while the layer does not answer
+// yet (transient errors), up to Options.LayerTimeout.
+func (e *Engine) awaitLayer(ctx context.Context, p *plan.Plan, sec layers.Secrets, key string, known plan.Addresses) (*substrate, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.LayerTimeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		sub, err := e.openLayer(ctx, p, sec, key, known)
+		if err == nil || !provisioners.IsTransient(err) {
+			return sub, err
+		}
+		e.report(Event{Action: "wait", Machine: key, Err: err, Attempt: attempt})
+		t := time.NewTimer(min(e.opts.BaseDelay<<min(attempt-1, 6), e.opts.MaxDelay))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%s did not answer within %s of its machines being up: %w", key, e.opts.LayerTimeout, err)
+		}
+	}
 }
 
 func stackTags(name string) map[string]string { return map[string]string{plan.TagStack: name} }
@@ -170,13 +223,42 @@ func (e *Engine) existing(ctx context.Context, stack string, subs map[string]*su
 
 // survey opens every substrate of the stack, used or not (so machines left
 // on one a pool no longer uses are found), and lists what each holds for
-// the stack. closeAll must be called even on error.
-func (e *Engine) survey(ctx context.Context, s *stacks.Stack) (map[string]*substrate, map[string][]instance, func(), error) {
+// the stack; then the same for the layers that are substrates and are up
+// (a layer whose machines are not up holds nothing yet). closeAll must be
+// called even on error.
+func (e *Engine) survey(ctx context.Context, p *plan.Plan, sec layers.Secrets) (map[string]*substrate, map[string][]instance, func(), error) {
+	s := p.Source()
 	subs, closeAll, err := e.openAll(ctx, s)
 	if err != nil {
 		return nil, nil, closeAll, err
 	}
 	found, err := e.existing(ctx, s.Name, subs)
+	if err != nil || len(layerKeys(s)) == 0 {
+		return subs, found, closeAll, err
+	}
+	known := plan.Addresses{}
+	for name, ins := range found {
+		for _, in := range ins {
+			if in.State == "running" && len(in.Addresses) > 0 {
+				known[name] = in.Addresses[0]
+			}
+		}
+	}
+	layerSubs := map[string]*substrate{}
+	for _, key := range layerKeys(s) {
+		sub, err := e.openLayer(ctx, p, sec, key, known)
+		if errors.Is(err, layers.ErrNotUp) {
+			continue
+		}
+		if err != nil {
+			return subs, found, closeAll, err
+		}
+		subs[key], layerSubs[key] = sub, sub
+	}
+	more, err := e.existing(ctx, s.Name, layerSubs)
+	for name, ins := range more {
+		found[name] = append(found[name], ins...)
+	}
 	return subs, found, closeAll, err
 }
 
@@ -193,7 +275,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 		return nil, err
 	}
 	s := p.Source()
-	subs, found, closeAll, err := e.survey(ctx, s)
+	subs, found, closeAll, err := e.survey(ctx, p, sec)
 	defer closeAll()
 	if err != nil {
 		return nil, err
@@ -226,6 +308,18 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 		return st.result(res, p), err
 	}
 	for _, stage := range stages(p.Steps) {
+		// The substrates layers became are opened as the first pool on
+		// them is due: the plan orders those pools after their layer.
+		for _, step := range stage {
+			if _, open := subs[step.Target]; step.Action != "create" || open || !strings.HasPrefix(step.Target, "layer.") {
+				continue
+			}
+			sub, err := e.awaitLayer(ctx, p, sec, step.Target, st.addresses())
+			if err != nil {
+				return st.result(res, p), err
+			}
+			subs[step.Target] = sub
+		}
 		err := each(ctx, stage, func(ctx context.Context, step plan.Step) error {
 			if step.Action != "create" {
 				return nil // ready steps are barriers: create waits for readiness
@@ -339,11 +433,10 @@ func (e *Engine) create(ctx context.Context, p *plan.Plan, sec layers.Secrets, s
 				userData = b.UserData
 			}
 			pool := pools[m.Pool]
-			subBlock := p.Source().Substrate(strings.TrimPrefix(m.Substrate, "substrate."))
 			in, err := e.call(ctx, sub, "create "+m.Name, func() (provisioners.Instance, error) {
 				return sub.prov.Create(ctx, provisioners.Machine{
 					Name: m.Name, Tags: m.Tags, CPUs: m.CPUs, MemoryMB: m.MemoryMB, DiskGB: m.DiskGB,
-					Substrate: subBlock.Settings, Pool: pool.Settings, UserData: userData,
+					Substrate: sub.block.Settings, Pool: pool.Settings, UserData: userData,
 				})
 			})
 			if err != nil {
@@ -417,7 +510,28 @@ func (e *Engine) report(ev Event) {
 }
 
 // remove deletes instances in parallel and returns the names it removed.
+// Those on substrates that layers became go first: their cloud runs on the
+// others.
 func (e *Engine) remove(ctx context.Context, subs map[string]*substrate, doomed []instance) ([]string, error) {
+	var onLayers, rest []instance
+	for _, in := range doomed {
+		if strings.HasPrefix(in.substrate, "layer.") {
+			onLayers = append(onLayers, in)
+		} else {
+			rest = append(rest, in)
+		}
+	}
+	removed, err := e.removeAll(ctx, subs, onLayers)
+	if err == nil {
+		var more []string
+		more, err = e.removeAll(ctx, subs, rest)
+		removed = append(removed, more...)
+	}
+	sort.Strings(removed)
+	return removed, err
+}
+
+func (e *Engine) removeAll(ctx context.Context, subs map[string]*substrate, doomed []instance) ([]string, error) {
 	var mu sync.Mutex
 	var removed []string
 	err := each(ctx, doomed, func(ctx context.Context, in instance) error {
@@ -434,14 +548,15 @@ func (e *Engine) remove(ctx context.Context, subs map[string]*substrate, doomed 
 		mu.Unlock()
 		return nil
 	})
-	sort.Strings(removed)
 	return removed, err
 }
 
 // Destroy removes every machine that carries the stack's tag on any of the
-// stack's substrates.
-func (e *Engine) Destroy(ctx context.Context, s *stacks.Stack) (*Result, error) {
-	subs, found, closeAll, err := e.survey(ctx, s)
+// stack's substrates, those on the substrates its layers became first. sec
+// are the stack's secrets, which reaching those takes.
+func (e *Engine) Destroy(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*Result, error) {
+	s := p.Source()
+	subs, found, closeAll, err := e.survey(ctx, p, sec)
 	defer closeAll()
 	if err != nil {
 		return nil, err
@@ -456,9 +571,9 @@ func (e *Engine) Destroy(ctx context.Context, s *stacks.Stack) (*Result, error) 
 
 // Status reports what exists for the plan, and what exists that it does
 // not plan (orphans).
-func (e *Engine) Status(ctx context.Context, p *plan.Plan) (*Result, error) {
+func (e *Engine) Status(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*Result, error) {
 	s := p.Source()
-	_, found, closeAll, err := e.survey(ctx, s)
+	_, found, closeAll, err := e.survey(ctx, p, sec)
 	defer closeAll()
 	if err != nil {
 		return nil, err

@@ -194,7 +194,7 @@ func TestScaleAndDestroy(t *testing.T) {
 	if creates != 11 {
 		t.Fatalf("%d creates for 5 -> 8 -> 2 agents; want 8 + 3 = 11 (only the difference)", creates)
 	}
-	res, err := e.Destroy(ctx, compile(t, stackSrc(2, "")).Source())
+	res, err := e.Destroy(ctx, compile(t, stackSrc(2, "")), layertest.Secrets(t))
 	if err != nil || m.Count() != 0 || len(res.Removed) != 5 {
 		t.Fatalf("destroy: %v, %d left, removed %v", err, m.Count(), res.Removed)
 	}

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -29,6 +30,20 @@ type Layer interface {
 	// RenderHosted renders the objects that bring a role up on a host layer
 	// (Kubernetes objects for kubernetes, Marathon definitions for mesos).
 	RenderHosted(ctx context.Context, h Hosted) ([]Object, error)
+}
+
+// ErrNotUp says a layer cannot be reached yet: what Access needs (its
+// controllers' addresses) is not known.
+var ErrNotUp = errors.New("the layer is not up yet")
+
+// Substrate is implemented by the layer kinds whose SubstrateKind is not
+// "": it says how the pools placed on a layer reach the substrate it
+// became, once it is up.
+type Substrate interface {
+	// Access returns the endpoint and credentials, keyed as
+	// stacks.Substrate.Access documents, or an error wrapping ErrNotUp
+	// while members it needs have no address.
+	Access(ctx context.Context, c Cluster) (map[string]string, error)
 }
 
 // Role is one role of a layer kind.

@@ -99,3 +99,24 @@ func (p *Plan) layer(key string, sec layers.Secrets, known Addresses) (layers.La
 
 // Source is the stack the plan was compiled from.
 func (p *Plan) Source() *stacks.Stack { return p.stack }
+
+// LayerSubstrate is the substrate the layer of key ("KIND.NAME") became,
+// for the pools placed on it: its kind, and the endpoint and credentials
+// the layer kind derives (stacks.Substrate.Access). known gives its
+// members' addresses; without the ones it needs the error wraps
+// layers.ErrNotUp.
+func (p *Plan) LayerSubstrate(ctx context.Context, sec layers.Secrets, key string, known Addresses) (*stacks.Substrate, error) {
+	impl, c, err := p.layer(key, sec, known)
+	if err != nil {
+		return nil, err
+	}
+	ls, ok := impl.(layers.Substrate)
+	if !ok || impl.SubstrateKind() == "" {
+		return nil, fmt.Errorf("layer %s is not a substrate: pools cannot be placed on a %s layer", key, impl.Kind())
+	}
+	access, err := ls.Access(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &stacks.Substrate{Kind: impl.SubstrateKind(), Name: key, Access: access}, nil
+}

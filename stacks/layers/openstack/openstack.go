@@ -94,6 +94,8 @@ func (*Layer) Attrs() []schema.Attr {
 			Doc: "Host name or address users and computes reach the APIs at (a VIP or load balancer). Default: the first controller's address when controllers are on a pool, else each service's in-cluster name."},
 		{Name: "provider_network_interface", Type: cty.String, Default: cty.StringVal("eth1"),
 			Doc: "NIC on compute hosts plugged into the provider bridge (physnet1) for flat provider networks; it must not carry the host's own address."},
+		{Name: "cloud", Type: cty.String,
+			Doc: "clouds.yaml entry the pools placed on this layer use (a project and user made for them, or a cloud whose users live elsewhere). Default: the layer's own admin, in project admin, at its public Keystone endpoint."},
 	}
 }
 
