@@ -55,11 +55,21 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./stacks/
 
-test: deps lab-deps lint unit fuzz
+# test brings up the OpenStack test cloud (acceptance/openstack/up.sh:
+# Debian's Keystone, Glance, Placement, Nova with the fake driver, Neutron,
+# on 127.0.0.1) for the OpenStack tests and takes it down afterwards, also
+# when a test fails; KEEP_OPENSTACK=1 leaves it up for the next run.
+test: deps lab-deps lint
+	bash acceptance/openstack/up.sh
+	@status=0; $(MAKE) --no-print-directory unit fuzz || status=$$?; \
+	  [ -n "$(KEEP_OPENSTACK)" ] || bash acceptance/openstack/down.sh; exit $$status
 
 bench:
 	bash acceptance/bench/plan10k.sh
 	bash acceptance/bench/vsphere500.sh
+	bash acceptance/bench/tftp.sh
+	bash acceptance/bench/http.sh
+	bash acceptance/bench/pxeboot.sh
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
 
 # demo is the main job: a vSphere simulator, the provider built here and
