@@ -40,6 +40,10 @@ type Machine struct {
 	Substrate schema.Values
 	Pool      schema.Values
 	UserData  []byte
+	// Group names the machines that should be on distinct hosts, where the
+	// substrate can place them so (OpenStack server groups); empty for
+	// none. The pool's settings say how strictly.
+	Group string
 }
 
 // Instance is a machine as the substrate reports it.

@@ -436,7 +436,7 @@ func (e *Engine) create(ctx context.Context, p *plan.Plan, sec layers.Secrets, s
 			in, err := e.call(ctx, sub, "create "+m.Name, func() (provisioners.Instance, error) {
 				return sub.prov.Create(ctx, provisioners.Machine{
 					Name: m.Name, Tags: m.Tags, CPUs: m.CPUs, MemoryMB: m.MemoryMB, DiskGB: m.DiskGB,
-					Substrate: sub.block.Settings, Pool: pool.Settings, UserData: userData,
+					Substrate: sub.block.Settings, Pool: pool.Settings, UserData: userData, Group: m.Group,
 				})
 			})
 			if err != nil {

@@ -53,7 +53,11 @@ type Role struct {
 	On []string
 	// After lists roles of the same layer that must be ready first.
 	After []string
-	Doc   string
+	// Spread says the role's machines hold a quorum or the control plane:
+	// they should be on distinct hosts where the substrate can place them
+	// so (provisioners.Machine.Group).
+	Spread bool
+	Doc    string
 }
 
 // Allows reports whether the role may be placed on placement.

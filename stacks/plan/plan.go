@@ -44,6 +44,9 @@ type Machine struct {
 	MemoryMB      int               `json:"memory_mb"`
 	DiskGB        int               `json:"disk_gb"`
 	Tags          map[string]string `json:"tags"`
+	// Group names the machines that should be on distinct hosts (the
+	// members of a role that spreads, STACK-KIND.NAME-ROLE), or is empty.
+	Group string `json:"group,omitempty"`
 }
 
 // Hosted is a role brought up as workloads of another layer.
@@ -109,8 +112,16 @@ func Compile(s *stacks.Stack, kinds stacks.Kinds) *Plan {
 		sort.SliceStable(roles, func(i, j int) bool { return roles[i].role.CountSet && !roles[j].role.CountSet })
 		idx := 0
 		for _, rr := range roles {
+			group := ""
+			if impl, ok := kinds.Layers.Get(rr.layer.Kind); ok {
+				if r, ok := layers.RoleOf(impl, rr.role.Name); ok && r.Spread {
+					group = s.Name + "-" + rr.layer.Key() + "-" + rr.role.Name
+				}
+			}
 			for i := 0; i < rr.role.Count && idx < pool.Size; i++ {
-				p.Machines = append(p.Machines, machine(s.Name, pool, idx, rr.layer.Key(), rr.role.Name, i))
+				m := machine(s.Name, pool, idx, rr.layer.Key(), rr.role.Name, i)
+				m.Group = group
+				p.Machines = append(p.Machines, m)
 				idx++
 			}
 		}

@@ -76,7 +76,7 @@ func (*Layer) Attrs() []schema.Attr {
 // Roles implements layers.Layer.
 func (*Layer) Roles() []layers.Role {
 	return []layers.Role{
-		{Name: ControlPlane, On: []string{layers.Pool, "mesos"},
+		{Name: ControlPlane, On: []string{layers.Pool, "mesos"}, Spread: true,
 			Doc: "API server, controller manager, scheduler and stacked etcd (kubeadm); the first one initialises the cluster."},
 		{Name: Worker, On: []string{layers.Pool, "mesos"}, After: []string{ControlPlane},
 			Doc: "kubelet and containerd, joined with the stack's bootstrap token."},

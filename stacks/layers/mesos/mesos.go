@@ -84,7 +84,7 @@ func (*Layer) Attrs() []schema.Attr {
 func (*Layer) Roles() []layers.Role {
 	on := []string{layers.Pool, "kubernetes"}
 	return []layers.Role{
-		{Name: RoleMaster, On: on, Doc: "ZooKeeper + Mesos master + Marathon; use an odd count (1, 3, 5)."},
+		{Name: RoleMaster, On: on, Spread: true, Doc: "ZooKeeper + Mesos master + Marathon; use an odd count (1, 3, 5)."},
 		{Name: RoleAgent, On: on, After: []string{RoleMaster}, Doc: "Mesos agent: offers the machine's resources to frameworks."},
 	}
 }

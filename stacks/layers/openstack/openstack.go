@@ -103,7 +103,7 @@ func (*Layer) Attrs() []schema.Attr {
 func (*Layer) Roles() []layers.Role {
 	on := []string{layers.Pool, "mesos", "kubernetes"}
 	return []layers.Role{
-		{Name: RoleController, On: on,
+		{Name: RoleController, On: on, Spread: true,
 			Doc: "MariaDB, RabbitMQ, memcached, OVN central, Keystone, Glance, Placement, Nova API/conductor/scheduler/noVNC proxy and Neutron (ML2/OVN)."},
 		{Name: RoleCompute, On: on, After: []string{RoleController},
 			Doc: "nova-compute on libvirt/KVM, Open vSwitch, ovn-controller and the OVN metadata agent."},
