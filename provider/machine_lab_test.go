@@ -1,25 +1,19 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/provisioners/baremetal/ipmisim/simtest"
-	"github.com/stratastack/strata/provisioners/baremetal/web"
+	"github.com/stratastack/strata/provisioners/baremetal/web/webtest"
 )
 
 // The strata_machine tests run against a real boot server (web.Handler on
@@ -29,51 +23,9 @@ import (
 const labToken = "lab-boot-token-0123456789abcdef"
 
 // bootLab is a boot server on 127.0.0.1.
-type bootLab struct {
-	store *inventory.Store
-	url   string
-	mu    sync.Mutex
-	api   bytes.Buffer // every API request body, to look for the password
-}
+type bootLab struct{ *webtest.Server }
 
-func newBootLab(t *testing.T) *bootLab {
-	t.Helper()
-	dir := t.TempDir()
-	store, err := inventory.Open(filepath.Join(dir, "inventory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	assets := filepath.Join(dir, "assets")
-	if err := os.Mkdir(assets, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range map[string]string{"vmlinuz": "KERNEL", "initrd.img": "INITRD"} {
-		if err := os.WriteFile(filepath.Join(assets, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	l := &bootLab{store: store, url: "http://" + srv.Listener.Addr().String()}
-	h, err := web.New(web.Config{Store: store, APIToken: labToken, PublicURL: l.url, AssetsDir: assets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") && r.Body != nil {
-			b, _ := io.ReadAll(r.Body)
-			l.mu.Lock()
-			l.api.Write(b)
-			l.mu.Unlock()
-			r.Body = io.NopCloser(bytes.NewReader(b))
-		}
-		h.ServeHTTP(w, r)
-	})
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return l
-}
+func newBootLab(t *testing.T) *bootLab { return &bootLab{webtest.Start(t, labToken)} }
 
 // provider is the provider block that points at the lab.
 func (l *bootLab) provider() string {
@@ -84,13 +36,7 @@ provider "strata" {
     token       = %q
   }
 }
-`, l.url, labToken)
-}
-
-func (l *bootLab) apiBodies() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.api.String()
+`, l.URL, labToken)
 }
 
 var (
@@ -117,7 +63,7 @@ func (l *bootLab) boot(ctx context.Context, mac string) error {
 		}
 		return string(b), err
 	}
-	script, err := get(http.MethodGet, l.url+"/boot.ipxe?mac="+mac, nil)
+	script, err := get(http.MethodGet, l.URL+"/boot.ipxe?mac="+mac, nil)
 	if err != nil {
 		return err
 	}

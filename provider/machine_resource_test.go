@@ -78,11 +78,11 @@ resource "strata_machine" "node" {
 func registered(lab *bootLab, name string, check func(inventory.Machine, inventory.Profile) error) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		ctx := context.Background()
-		m, err := lab.store.GetMachine(ctx, name)
+		m, err := lab.Store.GetMachine(ctx, name)
 		if err != nil {
 			return fmt.Errorf("the boot server does not have machine %s: %w", name, err)
 		}
-		p, err := lab.store.GetProfile(ctx, m.Profile)
+		p, err := lab.Store.GetProfile(ctx, m.Profile)
 		if err != nil {
 			return fmt.Errorf("the boot server does not have profile %s: %w", m.Profile, err)
 		}
@@ -93,10 +93,10 @@ func registered(lab *bootLab, name string, check func(inventory.Machine, invento
 // gone checks the boot server has neither the machine nor the profile.
 func gone(lab *bootLab, name string) error {
 	ctx := context.Background()
-	if _, err := lab.store.GetMachine(ctx, name); !errors.Is(err, inventory.ErrNotFound) {
+	if _, err := lab.Store.GetMachine(ctx, name); !errors.Is(err, inventory.ErrNotFound) {
 		return fmt.Errorf("machine %s is still registered (%v)", name, err)
 	}
-	if _, err := lab.store.GetProfile(ctx, name); !errors.Is(err, inventory.ErrNotFound) {
+	if _, err := lab.Store.GetProfile(ctx, name); !errors.Is(err, inventory.ErrNotFound) {
 		return fmt.Errorf("profile %s is still registered (%v)", name, err)
 	}
 	return nil
@@ -200,7 +200,7 @@ func TestMachineResourceLifecycle(t *testing.T) {
 			if b, _ := os.ReadFile(logFile); !bytes.Contains(b, []byte("powered off machine node1")) {
 				return fmt.Errorf("the provider's log lines are not in %s (%d bytes)", logFile, len(b))
 			}
-			if strings.Contains(lab.apiBodies(), bmc.Password) {
+			if strings.Contains(lab.APIBodies(), bmc.Password) {
 				return errors.New("the BMC password reached the boot server's API")
 			}
 			return nil
@@ -329,7 +329,7 @@ func TestMachineResourceLifecycle(t *testing.T) {
 			},
 			{
 				PreConfig: func() {
-					if _, err := lab.store.GetMachine(context.Background(), "node1"); err != nil {
+					if _, err := lab.Store.GetMachine(context.Background(), "node1"); err != nil {
 						t.Errorf("the failed destroy deregistered the machine: %v", err)
 					}
 					if got := bmc.Read("power"); got != "1" {
@@ -466,10 +466,10 @@ func TestMachineResourceBootServerErrors(t *testing.T) {
 	lab := newBootLab(t)
 	ctx := context.Background()
 	// Another machine already has the MAC.
-	if err := lab.store.PutProfile(ctx, inventory.Profile{Name: "other", Kernel: "vmlinuz"}); err != nil {
+	if err := lab.Store.PutProfile(ctx, inventory.Profile{Name: "other", Kernel: "vmlinuz"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lab.store.PutMachine(ctx, inventory.Machine{Name: "other", MAC: "52:54:00:bb:00:01", Profile: "other"}); err != nil {
+	if _, err := lab.Store.PutMachine(ctx, inventory.Machine{Name: "other", MAC: "52:54:00:bb:00:01", Profile: "other"}); err != nil {
 		t.Fatal(err)
 	}
 	config := func(name, mac, kernel string) string {
@@ -482,7 +482,7 @@ resource "strata_machine" "node" {
 `, name, mac, kernel)
 	}
 	noProfileLeft := func() {
-		if _, err := lab.store.GetProfile(ctx, "node3"); !errors.Is(err, inventory.ErrNotFound) {
+		if _, err := lab.Store.GetProfile(ctx, "node3"); !errors.Is(err, inventory.ErrNotFound) {
 			t.Errorf("a failed create left profile node3 behind (%v)", err)
 		}
 	}
@@ -510,7 +510,7 @@ resource "strata_machine" "node" {
 			},
 			{
 				PreConfig: func() {
-					if m, err := lab.store.GetMachine(ctx, "other"); err != nil || m.Profile != "other" {
+					if m, err := lab.Store.GetMachine(ctx, "other"); err != nil || m.Profile != "other" {
 						t.Errorf("the refused create changed machine other: %+v %v", m, err)
 					}
 				},
@@ -525,7 +525,7 @@ resource "strata_machine" "node" {
 func TestMachineResourceOutsideChanges(t *testing.T) {
 	lab := newBootLab(t)
 	ctx := context.Background()
-	if err := lab.store.PutProfile(ctx, inventory.Profile{Name: "shared", Kernel: "vmlinuz-shared"}); err != nil {
+	if err := lab.Store.PutProfile(ctx, inventory.Profile{Name: "shared", Kernel: "vmlinuz-shared"}); err != nil {
 		t.Fatal(err)
 	}
 	// The BMC is never contacted: no power_on, and no power-off at
@@ -552,7 +552,7 @@ resource "strata_machine" "node" {
 			if err := gone(lab, "node4"); err != nil {
 				return err
 			}
-			if _, err := lab.store.GetProfile(ctx, "shared"); err != nil {
+			if _, err := lab.Store.GetProfile(ctx, "shared"); err != nil {
 				return fmt.Errorf("destroy removed the shared profile: %v", err)
 			}
 			return nil
@@ -570,10 +570,10 @@ resource "strata_machine" "node" {
 				// Deregistered outside Terraform: refresh drops it, apply
 				// registers it again.
 				PreConfig: func() {
-					if err := lab.store.DeleteMachine(ctx, "node4"); err != nil {
+					if err := lab.Store.DeleteMachine(ctx, "node4"); err != nil {
 						t.Fatal(err)
 					}
-					if err := lab.store.DeleteProfile(ctx, "node4"); err != nil {
+					if err := lab.Store.DeleteProfile(ctx, "node4"); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -592,7 +592,7 @@ resource "strata_machine" "node" {
 				// Profile changed outside Terraform: the next apply puts
 				// it back, in place.
 				PreConfig: func() {
-					if err := lab.store.PutProfile(ctx, inventory.Profile{Name: "node4", Kernel: "vmlinuz-old"}); err != nil {
+					if err := lab.Store.PutProfile(ctx, inventory.Profile{Name: "node4", Kernel: "vmlinuz-old"}); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -614,11 +614,11 @@ resource "strata_machine" "node" {
 					plancheck.ExpectResourceAction(machineAddr, plancheck.ResourceActionUpdate),
 				}},
 				Check: func(*terraform.State) error {
-					m, err := lab.store.GetMachine(ctx, "node4")
+					m, err := lab.Store.GetMachine(ctx, "node4")
 					if err != nil || m.Profile != "shared" {
 						return fmt.Errorf("machine %+v, %v", m, err)
 					}
-					if _, err := lab.store.GetProfile(ctx, "node4"); !errors.Is(err, inventory.ErrNotFound) {
+					if _, err := lab.Store.GetProfile(ctx, "node4"); !errors.Is(err, inventory.ErrNotFound) {
 						return fmt.Errorf("the machine's own profile was left behind (%v)", err)
 					}
 					return nil

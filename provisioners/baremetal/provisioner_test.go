@@ -10,8 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,7 +20,7 @@ import (
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/provisioners/baremetal/power"
-	"github.com/stratastack/strata/provisioners/baremetal/web"
+	"github.com/stratastack/strata/provisioners/baremetal/web/webtest"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -35,12 +33,9 @@ const (
 // lab is a real boot server on loopback plus fake BMCs whose machines
 // play a PXE boot against it.
 type lab struct {
-	t      *testing.T
-	store  *inventory.Store
-	srv    *httptest.Server
-	base   string
+	t *testing.T
+	*webtest.Server
 	mu     sync.Mutex
-	bodies bytes.Buffer            // every API request body, to look for the password
 	bmcs   map[string]*fakeMachine // by BMC URL
 	opened []power.Credentials
 	pwAsks []string // "machine/env" BMCPassword was asked for
@@ -48,42 +43,7 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := inventory.Open(filepath.Join(dir, "inventory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	assets := filepath.Join(dir, "assets")
-	if err := os.Mkdir(assets, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range map[string]string{"vmlinuz": "KERNEL", "initrd.img": "INITRD"} {
-		if err := os.WriteFile(filepath.Join(assets, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	h, err := web.New(web.Config{Store: store, APIToken: testToken, PublicURL: base, AssetsDir: assets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	l := &lab{t: t, store: store, srv: srv, base: base, bmcs: map[string]*fakeMachine{}}
-	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") && r.Body != nil {
-			b, _ := io.ReadAll(r.Body)
-			l.mu.Lock()
-			l.bodies.Write(b)
-			l.mu.Unlock()
-			r.Body = io.NopCloser(bytes.NewReader(b))
-		}
-		h.ServeHTTP(w, r)
-	})
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return l
+	return &lab{t: t, Server: webtest.Start(t, testToken), bmcs: map[string]*fakeMachine{}}
 }
 
 // machine declares a physical machine with a fake BMC that stops booting
@@ -98,7 +58,7 @@ func (l *lab) machine(name, mac, stopAfter string) *fakeMachine {
 
 func (l *lab) substrate(ms ...*fakeMachine) schema.Values {
 	sub := schema.Values{
-		Attrs: map[string]cty.Value{"boot_server": cty.StringVal(l.base)},
+		Attrs: map[string]cty.Value{"boot_server": cty.StringVal(l.URL)},
 		Blocks: map[string][]schema.Nested{
 			"image": {{Values: schema.Values{Attrs: map[string]cty.Value{
 				"kernel":  cty.StringVal("vmlinuz"),
@@ -253,7 +213,7 @@ func (f *fakeMachine) play(ctx context.Context) error {
 	if f.stopAfter == string(inventory.StateRegistered) {
 		return nil
 	}
-	script, err := f.fetch(ctx, http.MethodGet, f.lab.base+"/boot.ipxe?mac="+f.mac, nil)
+	script, err := f.fetch(ctx, http.MethodGet, f.lab.URL+"/boot.ipxe?mac="+f.mac, nil)
 	if err != nil {
 		return err
 	}
@@ -370,14 +330,14 @@ func TestCreateReadyListDelete(t *testing.T) {
 			if !slices.Contains(calls, "pxe") || !slices.Contains(calls, wantPower) {
 				t.Fatalf("BMC calls %v, want pxe and %s", calls, wantPower)
 			}
-			reg, err := l.store.GetMachine(ctx, m.Name)
+			reg, err := l.Store.GetMachine(ctx, m.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if reg.MAC != tc.phys.mac || reg.Profile != m.Name || reg.Labels[LabelMachine] != tc.phys.name || reg.Labels["rack"] != "a" {
 				t.Fatalf("registered %+v", reg)
 			}
-			prof, err := l.store.GetProfile(ctx, m.Name)
+			prof, err := l.Store.GetProfile(ctx, m.Name)
 			if err != nil || prof.Kernel != "vmlinuz" || !bytes.Equal(prof.UserData, m.UserData) {
 				t.Fatalf("profile %+v, %v", prof, err)
 			}
@@ -417,7 +377,7 @@ func TestCreateReadyListDelete(t *testing.T) {
 		if err != nil || in.State != StateGone {
 			t.Fatalf("Read after Delete = %+v, %v", in, err)
 		}
-		if _, err := l.store.GetProfile(ctx, id); !errors.Is(err, inventory.ErrNotFound) {
+		if _, err := l.Store.GetProfile(ctx, id); !errors.Is(err, inventory.ErrNotFound) {
 			t.Fatalf("profile %s still there: %v", id, err)
 		}
 		if err := p.Delete(ctx, id); err != nil {
@@ -430,7 +390,7 @@ func TestCreateReadyListDelete(t *testing.T) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if bytes.Contains(l.bodies.Bytes(), []byte(testPassword)) {
+	if strings.Contains(l.APIBodies(), testPassword) {
 		t.Fatal("the BMC password reached the boot server")
 	}
 	for _, c := range l.opened {
@@ -519,7 +479,7 @@ func TestBMCPasswordNeverInErrors(t *testing.T) {
 	if err := p.Delete(t.Context(), m.Name); !provisioners.IsTransient(err) {
 		t.Fatalf("Delete with an unreachable BMC: %v", err)
 	}
-	if _, err := l.store.GetMachine(t.Context(), m.Name); err != nil {
+	if _, err := l.Store.GetMachine(t.Context(), m.Name); err != nil {
 		t.Fatalf("machine deregistered although it could not be powered off: %v", err)
 	}
 }
@@ -549,7 +509,7 @@ func TestBootServerErrors(t *testing.T) {
 	if _, err := p.List(t.Context(), nil); !provisioners.IsTransient(err) {
 		t.Fatalf("List against a closed server: %v", err)
 	}
-	p.base = l.base
+	p.base = l.URL
 
 	// 4xx is not: a pool index beyond the machines is caught before.
 	m := machineFor(sub, poolSel(), "bad", 5, "r")
