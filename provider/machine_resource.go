@@ -631,6 +631,36 @@ func (m *machineResourceModel) refreshProfile(ctx context.Context, p web.Profile
 	return diags
 }
 
+// putProfile registers the profile a machine owns, named after it.
+func putProfile(ctx context.Context, bs *baremetal.Provisioner, name string, prof machineProfileModel, diags *diag.Diagnostics) bool {
+	preq, d := profileRequest(ctx, prof)
+	diags.Append(d...)
+	if diags.HasError() {
+		return false
+	}
+	if err := bs.PutProfile(ctx, name, preq); err != nil {
+		bootServerError(diags, "Cannot register the profile of machine "+name, err, profileField)
+		return false
+	}
+	return true
+}
+
+// register registers the machine, or registers it again with its new
+// settings (the API's POST is an upsert).
+func register(ctx context.Context, bs *baremetal.Provisioner, m machineResourceModel, diags *diag.Diagnostics) (web.MachineView, bool) {
+	mreq, d := machineRequest(ctx, m)
+	diags.Append(d...)
+	if diags.HasError() {
+		return web.MachineView{}, false
+	}
+	view, err := bs.Register(ctx, mreq)
+	if err != nil {
+		bootServerError(diags, "Cannot register machine "+m.Name.ValueString(), err, machineField)
+		return web.MachineView{}, false
+	}
+	return view, true
+}
+
 func (r *machineResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	if r.notConfigured(&resp.Diagnostics) {
 		return
@@ -671,30 +701,18 @@ func (r *machineResource) Create(ctx context.Context, req resource.CreateRequest
 			bootServerError(&resp.Diagnostics, "Cannot read profile "+name, err, profileField)
 			return
 		}
-		preq, diags := profileRequest(ctx, prof)
-		resp.Diagnostics.Append(diags...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
-		if err := bs.PutProfile(ctx, name, preq); err != nil {
-			bootServerError(&resp.Diagnostics, "Cannot register the profile of machine "+name, err, profileField)
+		if !putProfile(ctx, bs, name, prof, &resp.Diagnostics) {
 			return
 		}
 	}
-	mreq, diags := machineRequest(ctx, plan)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	view, err := bs.Register(ctx, mreq)
-	if err != nil {
+	view, ok := register(ctx, bs, plan, &resp.Diagnostics)
+	if !ok {
 		if owned {
 			// Nothing is recorded in state, so nothing would delete it.
 			if derr := bs.DeleteProfile(ctx, name); derr != nil {
 				tflog.Warn(ctx, "could not remove the profile of a machine that failed to register", map[string]any{"machine": name, "error": derr.Error()})
 			}
 		}
-		bootServerError(&resp.Diagnostics, "Cannot register machine "+name, err, machineField)
 		return
 	}
 	tflog.Info(ctx, "registered machine "+name, fields)
@@ -798,23 +816,11 @@ func (r *machineResource) Update(ctx context.Context, req resource.UpdateRequest
 	if owned {
 		// Written every time: this also restores a profile deleted or
 		// changed outside Terraform.
-		preq, diags := profileRequest(ctx, prof)
-		resp.Diagnostics.Append(diags...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
-		if err := bs.PutProfile(ctx, name, preq); err != nil {
-			bootServerError(&resp.Diagnostics, "Cannot register the profile of machine "+name, err, profileField)
+		if !putProfile(ctx, bs, name, prof, &resp.Diagnostics) {
 			return
 		}
 	}
-	mreq, diags := machineRequest(ctx, plan)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if _, err := bs.Register(ctx, mreq); err != nil {
-		bootServerError(&resp.Diagnostics, "Cannot register machine "+name, err, machineField)
+	if _, ok := register(ctx, bs, plan, &resp.Diagnostics); !ok {
 		return
 	}
 	tflog.Info(ctx, "re-registered machine "+name, fields)
