@@ -15,11 +15,11 @@ func Spec() provisioners.Spec {
 	return provisioners.Spec{
 		Kind: "openstack",
 		Attrs: []schema.Attr{
-			{Name: "cloud", Type: cty.String, Doc: "an entry of clouds.yaml; defaults to OS_CLOUD."},
-			{Name: "auth_url", Type: cty.String, Doc: "Keystone v3 URL; defaults to OS_AUTH_URL."},
-			{Name: "region", Type: cty.String, Doc: "defaults to OS_REGION_NAME."},
+			{Name: "cloud", Type: cty.String, Doc: "an entry of clouds.yaml; OS_CLOUD or the provider's cloud, when set, win."},
+			{Name: "auth_url", Type: cty.String, Doc: "Keystone v3 URL; OS_AUTH_URL or the provider's auth_url, when set, win; it wins over clouds.yaml."},
+			{Name: "region", Type: cty.String, Doc: "OS_REGION_NAME or the provider's region, when set, win; it wins over clouds.yaml."},
 			{Name: "image", Type: cty.String, Doc: "image name or id for pools without their own."},
-			{Name: "network", Type: cty.String, Doc: "network name, or \"none\"."},
+			{Name: "network", Type: cty.String, Doc: "network name or id, \"none\" (no NIC) or \"auto\" (the default: the project's only network)."},
 			{Name: "key_name", Type: cty.String, Doc: "Nova key pair."},
 			{Name: "security_groups", Type: cty.List(cty.String), Doc: "security group names."},
 			{Name: "availability_zone", Type: cty.String, Doc: "Nova availability zone."},
@@ -34,11 +34,11 @@ func Spec() provisioners.Spec {
 // substrate block or an openstack layer.
 func PoolAttrs() []schema.Attr {
 	return []schema.Attr{
-		{Name: "flavor", Type: cty.String, Doc: "flavor name; default: the smallest that fits cpus/memory_mb."},
+		{Name: "flavor", Type: cty.String, Doc: "flavor name or id; default: the smallest that fits cpus, memory_mb and disk_gb."},
 		{Name: "image", Type: cty.String, Doc: "overrides the substrate's image."},
 		{Name: "network", Type: cty.String, Doc: "overrides the substrate's network."},
 		{Name: "server_group_policy", Type: cty.String, Default: cty.StringVal("soft-anti-affinity"),
-			Doc: "how a role's machines spread: soft-anti-affinity, anti-affinity, affinity, soft-affinity.", Check: policy},
+			Doc: "how the machines of a master, controller or control-plane role spread (one Nova server group per role): soft-anti-affinity, anti-affinity (a host per machine), affinity, soft-affinity.", Check: policy},
 	}
 }
 
