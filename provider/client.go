@@ -14,6 +14,7 @@ import (
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/baremetal"
+	"github.com/stratastack/strata/provisioners/openstack"
 	"github.com/stratastack/strata/provisioners/vsphere"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
@@ -41,10 +42,8 @@ type vsphereSettings struct {
 }
 
 type openstackSettings struct {
-	Cloud, AuthURL, UserName, Password, ProjectName string
-	UserDomainName, ProjectDomainName, Region       string
-	Insecure                                        bool
-	Unknown                                         bool
+	openstack.Config
+	Unknown bool
 }
 
 type awsSettings struct {
@@ -80,6 +79,7 @@ func (s *settings) connectConfig() connect.Config {
 	return connect.Config{
 		VSphere:   vsphere.Config{Server: v.Server, User: v.User, Password: v.Password, Insecure: v.Insecure},
 		BareMetal: baremetal.Config{BootToken: s.BareMetal.Token, BMCPassword: s.bmcPasswords},
+		OpenStack: s.OpenStack.Config,
 	}
 }
 

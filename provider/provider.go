@@ -17,6 +17,7 @@ import (
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/connect"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/openstack"
 	"github.com/stratastack/strata/stacks"
 )
 
@@ -118,7 +119,7 @@ func (p *StrataProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 		MarkdownDescription: "Strata brings up **stacks** — machines on a substrate (vSphere, OpenStack, AWS, bare metal) " +
 			"and the layers on them (Apache Mesos with Marathon, Kubernetes, OpenStack), in any order — from one HCL stack file. " +
 			"Each substrate block is optional and falls back to that ecosystem's usual environment variables; " +
-			"credentials are never written in stack files, and provider settings are never stored in Terraform state. This version provisions machines on **vSphere**; " +
+			"credentials are never written in stack files, and provider settings are never stored in Terraform state. This version provisions machines on **vSphere**, **OpenStack** and **bare metal**; " +
 			"stacks using another substrate kind fail at plan time, before anything is made.",
 		Attributes: map[string]schema.Attribute{
 			"parallelism": schema.Int64Attribute{
@@ -138,7 +139,7 @@ func (p *StrataProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 				},
 			},
 			"openstack": schema.SingleNestedBlock{
-				MarkdownDescription: "OpenStack credentials, as in clouds.yaml or the `OS_*` environment. Not used by this provider version yet: stacks on an openstack substrate are rejected at plan time.",
+				MarkdownDescription: "OpenStack credentials (Keystone v3: a password or an application credential). Unset settings come from the `OS_*` environment and clouds.yaml, searched where the OpenStack CLI searches (`OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`, `~/.config/openstack/`, `/etc/openstack/`, with `secure.yaml` beside it); these settings win over a stack's `substrate \"openstack\"` block, which wins over the clouds.yaml entry.",
 				Attributes: map[string]schema.Attribute{
 					"cloud":               str("Entry of clouds.yaml to use.", "OS_CLOUD"),
 					"auth_url":            str("Keystone URL.", "OS_AUTH_URL"),
@@ -273,14 +274,22 @@ func resolve(m providerModel, getenv func(string) string) (settings, []configPro
 		osm = &openstackModel{}
 	}
 	o := &out.OpenStack
-	o.Cloud = str(osm.Cloud, &o.Unknown, "OS_CLOUD")
-	o.AuthURL = str(osm.AuthURL, &o.Unknown, "OS_AUTH_URL")
-	o.UserName = str(osm.UserName, &o.Unknown, "OS_USERNAME")
-	o.Password = str(osm.Password, &o.Unknown, "OS_PASSWORD")
-	o.ProjectName = str(osm.ProjectName, &o.Unknown, "OS_PROJECT_NAME", "OS_TENANT_NAME")
-	o.UserDomainName = str(osm.UserDomainName, &o.Unknown, "OS_USER_DOMAIN_NAME", "OS_DOMAIN_NAME")
-	o.ProjectDomainName = str(osm.ProjectDomainName, &o.Unknown, "OS_PROJECT_DOMAIN_NAME", "OS_DOMAIN_NAME")
-	o.Region = str(osm.Region, &o.Unknown, "OS_REGION_NAME")
+	// The OS_* variables and clouds.yaml locations as the OpenStack CLI
+	// reads them; what the block sets wins.
+	o.Config = openstack.ConfigFromEnv(getenv)
+	over := func(v types.String, dst *string) {
+		if s := str(v, &o.Unknown); s != "" {
+			*dst = s
+		}
+	}
+	over(osm.Cloud, &o.Cloud)
+	over(osm.AuthURL, &o.AuthURL)
+	over(osm.UserName, &o.Username)
+	over(osm.Password, &o.Password)
+	over(osm.ProjectName, &o.ProjectName)
+	over(osm.UserDomainName, &o.UserDomainName)
+	over(osm.ProjectDomainName, &o.ProjectDomainName)
+	over(osm.Region, &o.Region)
 	o.Insecure = boolean(osm.Insecure, path.Root("openstack").AtName("insecure"), &o.Unknown, "OS_INSECURE")
 
 	am := m.AWS

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/stratastack/strata/internal/fakesub"
+	"github.com/stratastack/strata/provisioners/openstack"
 )
 
 // TestProviderSchema asks the provider for its schema the way Terraform
@@ -64,7 +65,7 @@ func TestResolveFallsBackToTheEnvironment(t *testing.T) {
 	}
 	want := settings{
 		VSphere:   vsphereSettings{Server: "vc.example", User: "explicit", Password: "env-pass", Insecure: true},
-		OpenStack: openstackSettings{Cloud: "devstack", ProjectName: "legacy", UserDomainName: "Default", ProjectDomainName: "Default"},
+		OpenStack: openstackSettings{Config: openstack.Config{Cloud: "devstack", ProjectName: "legacy", UserDomainName: "Default", ProjectDomainName: "Default"}},
 		AWS:       awsSettings{Region: "eu-west-1", Profile: "lab"},
 		BareMetal: baremetalSettings{BootServer: "http://10.0.0.2:8080", Token: "tok"},
 	}
@@ -87,6 +88,33 @@ func TestResolveFallsBackToTheEnvironment(t *testing.T) {
 	got, _ = resolve(m, func(k string) string { return env[k] })
 	if got.VSphere.Insecure || !got.VSphere.Unknown || got.OpenStack.Unknown {
 		t.Fatalf("got %+v", got.VSphere)
+	}
+}
+
+// The openstack block wins over the OS_* environment, which fills the rest
+// (clouds.yaml's location and the application credential included).
+func TestResolveOpenStackBlockWins(t *testing.T) {
+	env := map[string]string{
+		"OS_CLOUD": "env-cloud", "OS_CLIENT_CONFIG_FILE": "/etc/my-clouds.yaml", "OS_PASSWORD": "env-pass",
+		"OS_REGION_NAME": "EnvRegion", "OS_APPLICATION_CREDENTIAL_SECRET": "s", "HOME": "/home/u", "OS_INSECURE": "1",
+	}
+	m := providerModel{OpenStack: &openstackModel{
+		Cloud: types.StringValue("block-cloud"), Password: types.StringValue("block-pass"), Insecure: types.BoolValue(false),
+		Region: types.StringNull(),
+	}}
+	got, problems := resolve(m, func(k string) string { return env[k] })
+	if len(problems) > 0 {
+		t.Fatalf("problems: %+v", problems)
+	}
+	want := openstack.Config{
+		Cloud: "block-cloud", CloudsFile: "/etc/my-clouds.yaml", HomeDir: "/home/u", Password: "block-pass",
+		Region: "EnvRegion", ApplicationCredentialSecret: "s",
+	}
+	if !reflect.DeepEqual(got.OpenStack.Config, want) || got.OpenStack.Unknown {
+		t.Fatalf("resolved %s, want %s", got.OpenStack.Config, want)
+	}
+	if got.connectConfig().OpenStack.Password != "block-pass" {
+		t.Error("connectConfig drops the openstack settings")
 	}
 }
 

@@ -306,7 +306,7 @@ layer "kubernetes" "apps" {
 			{
 				Config:      stackConfig(aws, 1),
 				PlanOnly:    true,
-				ExpectError: wrapped(`aws.strata.hcl:30,1: substrate.aws.use1: substrate kind "aws" is not supported by this provider version yet; this version provisions baremetal, vsphere.`),
+				ExpectError: wrapped(`aws.strata.hcl:30,1: substrate.aws.use1: substrate kind "aws" is not supported by this provider version yet; this version provisions baremetal, openstack, vsphere.`),
 			},
 			{
 				Config:      stackConfig(hosted, 1),

@@ -15,6 +15,7 @@ import (
 	"github.com/stratastack/strata/internal/cli"
 	"github.com/stratastack/strata/internal/connect"
 	"github.com/stratastack/strata/provisioners/baremetal"
+	"github.com/stratastack/strata/provisioners/openstack"
 	"github.com/stratastack/strata/provisioners/vsphere"
 )
 
@@ -32,7 +33,8 @@ Commands:
   lab up | down | status | exec                         a local PXE lab of QEMU VMs with IPMI BMCs (strata lab lists its flags)
 
 Credentials come from the environment: VSPHERE_SERVER, VSPHERE_USER, VSPHERE_PASSWORD,
-VSPHERE_ALLOW_UNVERIFIED_SSL; STRATA_BOOT_TOKEN (the boot server API) and STRATA_BMC_PASSWORD
+VSPHERE_ALLOW_UNVERIFIED_SSL; OpenStack's OS_CLOUD with clouds.yaml (OS_CLIENT_CONFIG_FILE, ./,
+~/.config/openstack, /etc/openstack) or the other OS_* variables; STRATA_BOOT_TOKEN (the boot server API) and STRATA_BMC_PASSWORD
 (or the variable a machine's bmc_password_env names). State and secret seeds are kept in -state-dir (.strata).
 
 PATH is a stack file (.hcl or .json) or a folder of *.strata.hcl / *.strata.json files.
@@ -112,7 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}, BareMetal: baremetal.Config{
 			BootToken:   os.Getenv("STRATA_BOOT_TOKEN"),
 			BMCPassword: connect.BMCPasswords(os.Getenv),
-		}},
+		}, OpenStack: openstack.ConfigFromEnv(os.Getenv)},
 		Live: isTerminal(stderr),
 	}
 	switch cmd {

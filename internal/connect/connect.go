@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/baremetal"
+	"github.com/stratastack/strata/provisioners/openstack"
 	"github.com/stratastack/strata/provisioners/vsphere"
 	"github.com/stratastack/strata/stacks"
 )
@@ -17,6 +18,7 @@ import (
 type Config struct {
 	VSphere   vsphere.Config
 	BareMetal baremetal.Config
+	OpenStack openstack.Config
 }
 
 // openers are the substrate kinds with a provisioner, and how to open one.
@@ -27,6 +29,10 @@ func openers() map[string]func(context.Context, Config, *stacks.Substrate) (prov
 		},
 		"baremetal": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
 			return baremetal.Open(ctx, c.BareMetal, sub.Settings)
+		},
+		// A substrate an openstack layer became carries its own credentials.
+		"openstack": func(ctx context.Context, c Config, sub *stacks.Substrate) (provisioners.Provisioner, error) {
+			return openstack.Open(ctx, c.OpenStack.WithAccess(sub.Access), sub.Settings)
 		},
 	}
 }
