@@ -15,28 +15,20 @@ import (
 
 const defaultGroupPolicy = "soft-anti-affinity"
 
-// spreads reports whether a role's machines go in a server group: the
-// roles that hold a quorum or the control plane (mesos master, openstack
-// controller, kubernetes control-plane), whose loss to one host failure
-// would take the cluster down. Workers and agents are not grouped: they
-// are many and replaceable, and Nova's default server_group_members quota
-// (10) would cap a pool.
-func spreads(role string) bool {
-	switch role {
-	case "master", "controller", "control-plane":
-		return true
-	}
-	return false
-}
+// tagGroup is the metadata key that records a server's group, so that
+// Delete, which has only the server, can release it.
+const tagGroup = "strata:group"
 
-// groupName is the server group of a machine's role,
-// strata-<stack>-<layer>-<role>, or "" when its role does not spread.
-func groupName(tags map[string]string) string {
-	stack, layer, role := tags[tagStack], tags[tagLayer], tags[tagRole]
-	if stack == "" || layer == "" || !spreads(role) {
+// groupName is the server group of a machine that should be spread
+// (provisioners.Machine.Group: the members of a quorum or control-plane
+// role), strata-<group>, or "" for none. Only those roles are grouped:
+// workers are many and replaceable, and Nova's default
+// server_group_members quota (10) would cap their pools.
+func groupName(group string) string {
+	if group == "" {
 		return ""
 	}
-	return "strata-" + stack + "-" + layer + "-" + role
+	return "strata-" + group
 }
 
 // policyOf is a pool's server_group_policy.

@@ -118,10 +118,17 @@ func groupsOf(t testing.TB, ctx context.Context, p *Provisioner, stack string) [
 	return out
 }
 
+// machine is one machine of a role; masters and control planes spread, as
+// the plan says of them (provisioners.Machine.Group).
 func machine(stack, layer, role string, i int, pool schema.Values) provisioners.Machine {
 	name := fmt.Sprintf("%s-%s-%d", stack, role, i)
+	group := ""
+	if role == "master" || role == "control-plane" {
+		group = stack + "-" + layer + "-" + role
+	}
 	return provisioners.Machine{
-		Name: name,
+		Group: group,
+		Name:  name,
 		Tags: map[string]string{
 			tagStack: stack, "strata:pool": role + "s", "strata:index": strconv.Itoa(i),
 			tagLayer: layer, tagRole: role,

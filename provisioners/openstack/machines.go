@@ -93,7 +93,13 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 	if m.Name == "" || stack == "" {
 		return provisioners.Instance{}, fmt.Errorf("openstack: machine %q needs a name and a %s tag", m.Name, tagStack)
 	}
-	md, err := metadata(m.Tags)
+	group := groupName(m.Group)
+	tags := m.Tags
+	if group != "" {
+		tags = maps.Clone(m.Tags)
+		tags[tagGroup] = group
+	}
+	md, err := metadata(tags)
 	if err != nil {
 		return provisioners.Instance{}, err
 	}
@@ -128,7 +134,6 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		return provisioners.Instance{}, fmt.Errorf("%w (%s, machine %s)", err, netAttr, m.Name)
 	}
 	var hints servers.SchedulerHintOptsBuilder
-	group := groupName(m.Tags)
 	if group != "" {
 		id, err := p.serverGroup(ctx, group, policyOf(m.Pool))
 		if err != nil {
@@ -394,7 +399,7 @@ func (p *Provisioner) Delete(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	}
-	if group := groupName(s.Metadata); group != "" {
+	if group := s.Metadata[tagGroup]; group != "" {
 		return p.releaseGroup(ctx, group, id)
 	}
 	return nil

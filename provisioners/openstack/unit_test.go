@@ -358,19 +358,11 @@ func TestAddressesAndStates(t *testing.T) {
 }
 
 func TestServerGroupNames(t *testing.T) {
-	tags := func(role string) map[string]string {
-		return map[string]string{tagStack: "lab", tagLayer: "mesos.core", tagRole: role}
+	if got := groupName("lab-mesos.core-master"); got != "strata-lab-mesos.core-master" {
+		t.Errorf("groupName = %q", got)
 	}
-	for role, want := range map[string]string{
-		"master": "strata-lab-mesos.core-master", "controller": "strata-lab-mesos.core-controller",
-		"control-plane": "strata-lab-mesos.core-control-plane", "agent": "", "worker": "", "compute": "", "": "",
-	} {
-		if got := groupName(tags(role)); got != want {
-			t.Errorf("groupName(%s) = %q, want %q", role, got, want)
-		}
-	}
-	if got := groupName(map[string]string{tagStack: "lab", tagRole: "master"}); got != "" {
-		t.Errorf("no layer: %q", got)
+	if got := groupName(""); got != "" {
+		t.Errorf("no group: %q", got)
 	}
 	if policyOf(values()) != "soft-anti-affinity" || policyOf(values("server_group_policy", "anti-affinity")) != "anti-affinity" {
 		t.Error("policyOf")
