@@ -61,7 +61,7 @@ fuzz:
 # when a test fails; KEEP_OPENSTACK=1 leaves it up for the next run.
 test: deps lab-deps lint
 	bash acceptance/openstack/up.sh
-	@status=0; $(MAKE) --no-print-directory unit fuzz || status=$$?; \
+	@status=0; STRATA_REQUIRE_OPENSTACK=1 $(MAKE) --no-print-directory unit fuzz || status=$$?; \
 	  [ -n "$(KEEP_OPENSTACK)" ] || bash acceptance/openstack/down.sh; exit $$status
 
 bench:

@@ -291,9 +291,10 @@ func plannedMachine(m plan.Machine, existing map[string]machineModel) machineMod
 		return want // new, or replaced: the engine deletes a machine whose role or substrate changed
 	}
 	want.SubstrateID = old.SubstrateID
-	if old.State.ValueString() == "running" && len(old.Addresses.Elements()) > 0 {
-		// The apply waits for each machine again; only a running machine
-		// with an address is certain to come back as it is.
+	if old.State.ValueString() == "running" {
+		// The apply waits for each machine again; a running machine comes
+		// back as it is (Ready returned it running, with every address it
+		// will have: none for an OpenStack server on networks "none").
 		want.Addresses, want.State = old.Addresses, old.State
 	}
 	return want

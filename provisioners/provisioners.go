@@ -61,7 +61,9 @@ type Instance struct {
 type Provisioner interface {
 	Spec() Spec
 	Create(ctx context.Context, m Machine) (Instance, error)
-	// Ready waits until the machine runs and has an address.
+	// Ready waits until the machine runs and has its addresses (a machine
+	// on no network, such as an OpenStack server on networks "none", has
+	// none).
 	Ready(ctx context.Context, id string) (Instance, error)
 	Read(ctx context.Context, id string) (Instance, error)
 	Delete(ctx context.Context, id string) error

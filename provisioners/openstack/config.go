@@ -188,11 +188,18 @@ func quoteOr(s, none string) string {
 	return strconv.Quote(s)
 }
 
-// resolve combines the settings by precedence: explicit Config fields,
-// then the substrate block's cloud, auth_url and region, then the
-// clouds.yaml entry (Config.Cloud, else the block's cloud).
+// resolve combines the settings, the more specific first: the substrate
+// block's cloud, auth_url and region, then the Config (provider block or
+// environment), then the clouds.yaml entry. A block that names a cloud is
+// reached as that entry says alone: the Config's identity (a sourced
+// openrc for another cloud, say) must not mix with it.
 func resolve(c Config, sub substrateSettings) (auth, error) {
-	name := cmp.Or(c.Cloud, sub.cloud)
+	if sub.cloud != "" {
+		c = c.WithAccess(map[string]string{"cloud": sub.cloud})
+	}
+	c.AuthURL = cmp.Or(sub.authURL, c.AuthURL)
+	c.Region = cmp.Or(sub.region, c.Region)
+	name := c.Cloud
 	var e cloudEntry
 	var file string
 	if name != "" {
@@ -204,7 +211,7 @@ func resolve(c Config, sub substrateSettings) (auth, error) {
 	}
 	ea := e.Auth
 	a := auth{
-		authURL:       cmp.Or(c.AuthURL, sub.authURL, ea.AuthURL),
+		authURL:       cmp.Or(c.AuthURL, ea.AuthURL),
 		username:      cmp.Or(c.Username, ea.Username),
 		userID:        cmp.Or(c.UserID, ea.UserID),
 		password:      cmp.Or(c.Password, ea.Password),
@@ -213,7 +220,7 @@ func resolve(c Config, sub substrateSettings) (auth, error) {
 		appCredID:     cmp.Or(c.ApplicationCredentialID, ea.ApplicationCredentialID),
 		appCredName:   cmp.Or(c.ApplicationCredentialName, ea.ApplicationCredentialName),
 		appCredSecret: cmp.Or(c.ApplicationCredentialSecret, ea.ApplicationCredentialSecret),
-		region:        cmp.Or(c.Region, sub.region, e.region()),
+		region:        cmp.Or(c.Region, e.region()),
 		iface:         cmp.Or(c.Interface, e.Interface, e.EndpointType),
 		insecure:      c.Insecure || (e.Verify != nil && !*e.Verify),
 		caCert:        cmp.Or(c.CACert, e.CACert),

@@ -224,10 +224,16 @@ clouds:
 		{cloud: "domain", check: func(a auth) bool {
 			return a.password == "secure-wins" && a.userDomainName == "Corp" && a.projectDomainName == "Corp" && a.caCert == "/etc/ssl/corp.pem" && !a.insecure
 		}},
-		// Precedence: Config fields, then the substrate block, then clouds.yaml.
+		// Precedence: the substrate block, then Config fields, then clouds.yaml.
 		{cloud: "pw", cfg: Config{Region: "FromConfig", Password: "explicit", ProjectID: "pid"}, sub: substrateSettings{region: "FromBlock", authURL: "https://block:5000/v3"},
 			check: func(a auth) bool {
-				return a.region == "FromConfig" && a.password == "explicit" && a.authURL == "https://block:5000/v3" && a.projectID == "pid" && a.project == ""
+				return a.region == "FromBlock" && a.password == "explicit" && a.authURL == "https://block:5000/v3" && a.projectID == "pid" && a.project == ""
+			}},
+		// A block naming its cloud is reached as that entry says alone: the
+		// front end's cloud and identity (an openrc of another) do not mix in.
+		{cloud: "appcred", cfg: Config{Username: "mallory", Password: "other-cloud", ProjectID: "pid"}, sub: substrateSettings{cloud: "pw"},
+			check: func(a auth) bool {
+				return a.username == "alice" && a.password == "from-secure" && a.project == "web" && a.projectID == "" && !a.usesAppCred()
 			}},
 		{cloud: "pw", sub: substrateSettings{region: "FromBlock"}, check: func(a auth) bool { return a.region == "FromBlock" }},
 		{cloud: "domain", cfg: Config{UserDomainName: "Other"}, check: func(a auth) bool {

@@ -8,18 +8,21 @@
 // the OpenStack CLI reads (main passes os.Getenv; the package never reads
 // the environment), the provider lays its openstack block over that, and
 // WithAccess lays over it the credentials of a cloud an openstack layer
-// became (stacks.Substrate.Access). Each setting is taken from the first
-// of these that sets it:
+// became (stacks.Substrate.Access). The more specific setting wins:
 //
-//  1. the Config's fields (the provider block, else OS_*; Access first
-//     of all, when a layer made the cloud),
-//  2. the substrate block's cloud, auth_url and region,
-//  3. the clouds.yaml entry named by Config.Cloud, else by the block's
-//     cloud, merged with the same entry of the secure.yaml beside it
-//     (whose values win),
+//  1. the substrate block's cloud, auth_url and region (for a pool on an
+//     openstack layer, what the layer's Access gives),
+//  2. the Config's fields (the provider block, else OS_*),
+//  3. the clouds.yaml entry the block names, else Config.Cloud, merged
+//     with the same entry of the secure.yaml beside it (whose values win).
 //
-// so the local environment decides where a shared stack file runs, as
-// OS_* variables override clouds.yaml for the OpenStack CLI. clouds.yaml
+// A block that names a cloud is reached as that entry says alone: the
+// Config's identity (a sourced openrc for another cloud, say) is dropped
+// rather than mixed with it; only its transport settings (CA, TLS,
+// timeouts, where clouds.yaml is) stay. A block without a cloud uses the
+// Config's credentials, at the block's auth_url and region if it sets
+// them. So a stack file that says where it runs runs there, and one that
+// does not runs where the environment points. clouds.yaml
 // is Config.CloudsFile (OS_CLIENT_CONFIG_FILE) when set, else the first of
 // ./clouds.yaml, $XDG_CONFIG_HOME/openstack/clouds.yaml (or
 // ~/.config/openstack/clouds.yaml) and /etc/openstack/clouds.yaml (each
