@@ -139,7 +139,7 @@ func (p *StrataProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 				},
 			},
 			"openstack": schema.SingleNestedBlock{
-				MarkdownDescription: "OpenStack credentials (Keystone v3: a password or an application credential). Unset settings come from the `OS_*` environment and clouds.yaml, searched where the OpenStack CLI searches (`OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`, `~/.config/openstack/`, `/etc/openstack/`, with `secure.yaml` beside it); these settings win over a stack's `substrate \"openstack\"` block, which wins over the clouds.yaml entry.",
+				MarkdownDescription: "OpenStack credentials (Keystone v3: a password or an application credential). Unset settings come from the `OS_*` environment and clouds.yaml, searched where the OpenStack CLI searches (`OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`, `~/.config/openstack/`, `/etc/openstack/`, with `secure.yaml` beside it); a stack's `substrate \"openstack\"` block that names a `cloud` is reached as that clouds.yaml entry says; its `auth_url` and `region` win over these settings, which win over clouds.yaml.",
 				Attributes: map[string]schema.Attribute{
 					"cloud":               str("Entry of clouds.yaml to use.", "OS_CLOUD"),
 					"auth_url":            str("Keystone URL.", "OS_AUTH_URL"),

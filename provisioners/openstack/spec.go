@@ -15,9 +15,9 @@ func Spec() provisioners.Spec {
 	return provisioners.Spec{
 		Kind: "openstack",
 		Attrs: []schema.Attr{
-			{Name: "cloud", Type: cty.String, Doc: "an entry of clouds.yaml; OS_CLOUD or the provider's cloud, when set, win."},
-			{Name: "auth_url", Type: cty.String, Doc: "Keystone v3 URL; OS_AUTH_URL or the provider's auth_url, when set, win; it wins over clouds.yaml."},
-			{Name: "region", Type: cty.String, Doc: "OS_REGION_NAME or the provider's region, when set, win; it wins over clouds.yaml."},
+			{Name: "cloud", Type: cty.String, Doc: "an entry of clouds.yaml, which alone says how to reach the cloud; without it, OS_CLOUD or the provider's openstack block do."},
+			{Name: "auth_url", Type: cty.String, Doc: "Keystone v3 URL; wins over OS_AUTH_URL, the provider's auth_url and clouds.yaml."},
+			{Name: "region", Type: cty.String, Doc: "wins over OS_REGION_NAME, the provider's region and clouds.yaml."},
 			{Name: "image", Type: cty.String, Doc: "image name or id for pools without their own."},
 			{Name: "network", Type: cty.String, Doc: "network name or id, \"none\" (no NIC) or \"auto\" (the default: the project's only network)."},
 			{Name: "key_name", Type: cty.String, Doc: "Nova key pair."},

@@ -24,9 +24,10 @@ variable "agents" {
   description = "Mesos agents beside the three masters."
 }
 
-# Settings here win over OS_* and over the stack's substrate block; the
-# password is sensitive and never stored in state. Left empty, everything
-# comes from clouds.yaml and the environment.
+# Settings here win over OS_*; a stack's substrate block that names a
+# cloud (as mesos.strata.hcl does) is reached as that clouds.yaml entry
+# says. The password is sensitive and never stored in state. Left empty,
+# everything comes from clouds.yaml and the environment.
 provider "strata" {
   openstack {}
 }

@@ -17,7 +17,7 @@ variable "agents" {
 }
 
 substrate "openstack" "lab" {
-  cloud   = "strata"    # a clouds.yaml entry; OS_CLOUD and the provider's openstack block win over it
+  cloud   = "strata"    # a clouds.yaml entry; without it, OS_CLOUD or the provider's openstack block say which cloud
   image   = "debian-12" # by name or id
   network = "none"      # a network name or id; "none" for no NIC, "auto" for the project's only network
 }
