@@ -70,6 +70,7 @@ bench:
 	bash acceptance/bench/tftp.sh
 	bash acceptance/bench/http.sh
 	bash acceptance/bench/pxeboot.sh
+	bash acceptance/bench/openstack50.sh
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
 
 # demo is the main job: a vSphere simulator, the provider built here and
