@@ -2,8 +2,8 @@ package acceptance
 
 import (
 	"context"
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"

@@ -400,4 +400,3 @@ pool "tenant" {
 		t.Fatalf("after down vSphere holds %v", vms)
 	}
 }
-

@@ -158,4 +158,3 @@ func redact(a map[string]string) map[string]string {
 	}
 	return out
 }
-
