@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +13,14 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	gopenstack "github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/quotasets"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servergroups"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/projects"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/roles"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
+	"github.com/gophercloud/gophercloud/v2/pagination"
+	"sigs.k8s.io/yaml"
 )
 
 // The OpenStack tests run against the real control plane that
@@ -55,6 +62,13 @@ func useCloud(t *testing.T) {
 // admin is a compute client of the test cloud's admin, from its openrc.
 func admin(t *testing.T) *gophercloud.ServiceClient {
 	t.Helper()
+	c, _ := adminClients(t)
+	return c
+}
+
+// adminClients are the test cloud admin's compute and identity clients.
+func adminClients(t *testing.T) (compute, identity *gophercloud.ServiceClient) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(osDir(t), "admin-openrc"))
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +94,77 @@ func admin(t *testing.T) *gophercloud.ServiceClient {
 		t.Fatal(err)
 	}
 	c.Microversion = "2.64" // server groups with their policy
-	return c
+	id, err := gopenstack.NewIdentityV3(pc, gophercloud.EndpointOpts{Region: v["OS_REGION_NAME"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, id
+}
+
+// quotaCloud makes a project of its own for one test, with room for
+// instances servers, the strata user a member of it, and a clouds.yaml
+// entry named after it (in a copy of the test cloud's clouds.yaml that
+// OS_CLIENT_CONFIG_FILE then points at). Quota tests sharing a project
+// would count each other's servers.
+func quotaCloud(t *testing.T, name string, instances int) {
+	t.Helper()
+	ctx := context.Background()
+	compute, identity := adminClients(t)
+	proj, err := projects.Create(ctx, identity, projects.CreateOpts{Name: name, DomainID: "default", Description: "strata acceptance: " + t.Name()}).Extract()
+	if err != nil {
+		t.Fatalf("creating project %s: %v", name, err)
+	}
+	t.Cleanup(func() { projects.Delete(context.Background(), identity, proj.ID) })
+	userID, roleID := "", ""
+	if err := users.List(identity, users.ListOpts{Name: "strata"}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+		us, err := users.ExtractUsers(p)
+		if len(us) > 0 {
+			userID = us[0].ID
+		}
+		return false, err
+	}); err != nil || userID == "" {
+		t.Fatalf("finding user strata: %v", err)
+	}
+	if err := roles.List(identity, roles.ListOpts{Name: "member"}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+		rs, err := roles.ExtractRoles(p)
+		if len(rs) > 0 {
+			roleID = rs[0].ID
+		}
+		return false, err
+	}); err != nil || roleID == "" {
+		t.Fatalf("finding role member: %v", err)
+	}
+	if err := roles.Assign(ctx, identity, roleID, roles.AssignOpts{UserID: userID, ProjectID: proj.ID}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := quotasets.Update(ctx, compute, proj.ID, quotasets.UpdateOpts{Instances: &instances}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(osDir(t), "clouds.yaml")
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Clouds map[string]map[string]any `json:"clouds"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	entry := maps.Clone(doc.Clouds["strata"])
+	auth := maps.Clone(entry["auth"].(map[string]any))
+	auth["project_name"] = name
+	entry["auth"] = auth
+	doc.Clouds[name] = entry
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "clouds.yaml")
+	if err := os.WriteFile(f, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OS_CLIENT_CONFIG_FILE", f)
 }
 
 // osServer is a server as admin sees it.

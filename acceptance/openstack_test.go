@@ -299,10 +299,13 @@ func TestAccOpenStackClearErrors(t *testing.T) {
 		{"osf", "strata", "debian-12", "m9.huge", 1, regexp.MustCompile(`(?s)flavor.*m9\.huge.*m1\.small`)},
 		// One call at a time: Nova's quota check races concurrent creates
 		// (all may pass it), which would make this test a coin toss.
-		{"osq", "strata-quota", "debian-12", "", 0, regexp.MustCompile(`quota exceeded for instances:\s+2\s+of\s+2\s+used`)},
+		{"osq", "strata-acc-quota", "debian-12", "", 0, regexp.MustCompile(`quota exceeded for instances:\s+2\s+of\s+2\s+used`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.cloud != "strata" {
+				quotaCloud(t, tt.cloud, 2)
+			}
 			path, _ := workdir(t, tt.name, osStack(tt.name, tt.cloud, tt.image, tt.flavor))
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: factories(),
