@@ -158,16 +158,37 @@ func checkOSStack(c *gophercloud.ServiceClient, stack, path string, seed *secret
 	}
 }
 
+// leftServers are the stack's servers that are still there 10 s after a
+// destroy, each with its status: a leak persists, while Nova's listing
+// may trail its deletes by a moment on a loaded machine (it merges build
+// requests and cell records).
+func leftServers(ctx context.Context, c *gophercloud.ServiceClient, stack string) ([]string, error) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		got, err := stackServers(ctx, c, stack)
+		if err == nil && len(got) == 0 {
+			return nil, nil
+		}
+		if time.Now().After(deadline) {
+			var left []string
+			for name, s := range got {
+				left = append(left, fmt.Sprintf("%s (%s, status %s)", name, s.ID, s.Status))
+			}
+			slices.Sort(left)
+			return left, err
+		}
+	}
+}
+
 // noServersLeft checks nothing of the stack is left on the cloud.
 func noServersLeft(c *gophercloud.ServiceClient, stack string) func(*terraform.State) error {
 	return func(*terraform.State) error {
 		ctx := context.Background()
-		got, err := stackServers(ctx, c, stack)
+		left, err := leftServers(ctx, c, stack)
 		if err != nil {
 			return err
 		}
-		if len(got) != 0 {
-			return fmt.Errorf("destroy left servers: %v", sortedKeys(got))
+		if len(left) != 0 {
+			return fmt.Errorf("destroy left servers: %v", left)
 		}
 		groups, err := stackGroups(ctx, c, stack)
 		if err != nil {
@@ -397,20 +418,8 @@ pool "tenant" {
 	if code != 0 {
 		t.Fatalf("strata down: exit %d\n%s", code, out)
 	}
-	// A leak persists; Nova's listing may trail its deletes by a moment
-	// on a loaded machine (it merges build requests and cell records).
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		got, err := stackServers(t.Context(), c, "osl")
-		if err == nil && len(got) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			var seen []string
-			for name, s := range got {
-				seen = append(seen, fmt.Sprintf("%s (%s, status %s)", name, s.ID, s.Status))
-			}
-			t.Fatalf("10 s after down the cloud holds %v (%v); strata down said:\n%s", seen, err, out)
-		}
+	if left, err := leftServers(t.Context(), c, "osl"); err != nil || len(left) > 0 {
+		t.Fatalf("after down the cloud holds %v (%v); strata down said:\n%s", left, err, out)
 	}
 	if vms := vmNames(t, sim, "osl-"); len(vms) != 0 {
 		t.Fatalf("after down vSphere holds %v", vms)
