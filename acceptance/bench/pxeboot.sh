@@ -9,7 +9,7 @@
 # make lab-deps, dnsmasq-base and nginx-light.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-4}
 VMS=${VMS:-3}
 [ "$(id -u)" = 0 ] || { echo "pxeboot.sh: needs root (the lab makes a network namespace)" >&2; exit 1; }
 for t in dnsmasq nginx ipmitool curl; do command -v $t >/dev/null || { echo "pxeboot.sh: $t is missing" >&2; exit 1; }; done
@@ -47,6 +47,7 @@ power_round() {
 }
 
 # ---- Strata: the lab's own boot server; one profile and machine per VM.
+strata_up() {
 up
 A="Authorization: Bearer $STRATA_BOOT_TOKEN"
 ud=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/user-data")
@@ -56,6 +57,7 @@ for i in $(seq 0 $((VMS - 1))); do
   curl -sf -XPOST -H "$A" -H 'Content-Type: application/json' "$STRATA_LAB_BOOT_SERVER/api/v1/machines" \
     -d "{\"name\":\"m$i\",\"mac\":\"52:54:00:57:00:$(printf %02x "$i")\",\"profile\":\"p$i\"}" >/dev/null
 done
+}
 # strata_done T0: prints "m<i> seconds" for every machine, if all phoned home after T0.
 strata_done() {
   curl -sf -H "$A" "$STRATA_LAB_BOOT_SERVER/api/v1/machines" | python3 -c '
@@ -64,17 +66,20 @@ t0 = float(sys.argv[1]); out = []
 for m in json.load(sys.stdin):
     ph = m.get("phone_home")
     if not ph: sys.exit(1)
-    t = datetime.datetime.fromisoformat(ph["at"].replace("Z", "+00:00")).timestamp()
+    ts = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    t = ts(ph["at"])
     if t < t0: sys.exit(1)
-    out.append("%s %.2f" % (m["name"], t - t0))
+    # Stages: the script and the kernel fetched, as the boot server recorded them.
+    at = {h["state"]: ts(h["at"]) - t0 for h in m["history"] if ts(h["at"]) > t0}
+    out.append("%s %.2f %.2f %.2f" % (m["name"], t - t0, at.get("script-fetched", -1), at.get("kernel-fetched", -1)))
 print("\n".join(out))' "$1"
 }
-WAITFN=strata_done
-for r in $(seq "$ROUNDS"); do power_round "$work/strata.times"; done
-"$work/strata" lab down -dir "$lab" >/dev/null
+strata_round() { strata_up; WAITFN=strata_done; power_round "$work/strata.times"; "$work/strata" lab down -dir "$lab" >/dev/null; }
 
 # ---- Baseline: the same lab without its boot server, dnsmasq and nginx inside.
+base_up() {
 up -no-boot-server
+rm -rf "$work/www" "$work/nginx" "$work/tftp"
 mkdir -p "$work/www/m" "$work/nginx" "$work/tftp"
 cp "$lab/assets/vmlinuz" "$lab/assets/initrd.gz" "$work/www/"
 cp "$work/user-data" "$work/www/m/user-data"
@@ -133,15 +138,31 @@ pids+=($!)
 ip netns exec $NS dnsmasq --keep-in-foreground -C "$work/dnsmasq.conf" &
 pids+=($!)
 sleep 1
+}
+base_down() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+  "$work/strata" lab down -dir "$lab" >/dev/null
+}
 # base_done T0: prints "<addr> seconds" per phone-home after T0, if there are VMS of them.
 base_done() {
-  awk -v t0="$1" -v n="$VMS" '$3 == "/m/phone-home" && $1 > t0 && !seen[$2]++ {out = out sprintf("%s %.2f\n", $2, $1 - t0); k++}
+  # Stages: boot.ipxe and vmlinuz served (nginx logs when a response ends).
+  awk -v t0="$1" -v n="$VMS" '$1 > t0 && $3 == "/boot.ipxe" {script[$2] = $1 - t0} $1 > t0 && $3 == "/vmlinuz" {kernel[$2] = $1 - t0}
+    $3 == "/m/phone-home" && $1 > t0 && !seen[$2]++ {out = out sprintf("%s %.2f %.2f %.2f\n", $2, $1 - t0, script[$2], kernel[$2]); k++}
     END {if (k < n) exit 1; printf "%s", out}' "$work/nginx/access.log"
 }
-WAITFN=base_done
-for r in $(seq "$ROUNDS"); do power_round "$work/base.times"; done
+base_round() { base_up; WAITFN=base_done; power_round "$work/base.times"; base_down; }
 
-stats() { sort -k2 -n "$1" | awk '{s+=$2; a[NR]=$2} END {printf "mean %.2f s, median %.2f s, max %.2f s over %d boots", s/NR, a[int((NR+1)/2)], a[NR], NR}'; }
+# Rounds alternate which goes first, so that what the machine does at the
+# start (a cold page cache for QEMU, say) does not always fall on one.
+for r in $(seq "$ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then strata_round; base_round; else base_round; strata_round; fi
+done
+
+stats() {
+  sort -k2 -n "$1" | awk '{s+=$2; a[NR]=$2; sc+=$3; k+=$4} END {
+    printf "mean %.2f s, median %.2f s, max %.2f s over %d boots (mean: script at %.2f s, kernel at %.2f s)", s/NR, a[int((NR+1)/2)], a[NR], NR, sc/NR, k/NR}'
+}
 echo "power-on -> phone-home, $VMS VMs at once, $ROUNDS rounds (QEMU TCG, 256 MiB)"
 echo "  strata boot server:  $(stats "$work/strata.times")"
 echo "  dnsmasq + nginx:     $(stats "$work/base.times")"

@@ -82,6 +82,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer store.Close()
+	progress := store.NewProgress(func(name string, st inventory.State, err error) {
+		log.Error("recording boot progress failed", "machine", name, "state", st, "err", err)
+	})
+	defer progress.Close() // before store.Close: it writes what is queued
 
 	var tlsConfig *tls.Config
 	scheme := "http"
@@ -100,7 +104,7 @@ func Run(ctx context.Context, cfg Config) error {
 		public = scheme + "://" + ln.Addr().String()
 	}
 	h, err := web.New(web.Config{Store: store, APIToken: cfg.APIToken, PublicURL: public,
-		AssetsDir: cfg.AssetsDir, DiscoveryProfile: cfg.DiscoveryProfile, Log: log})
+		AssetsDir: cfg.AssetsDir, DiscoveryProfile: cfg.DiscoveryProfile, Log: log, Progress: progress})
 	if err != nil {
 		ln.Close()
 		return err
@@ -152,7 +156,7 @@ func Run(ctx context.Context, cfg Config) error {
 		run("tftp", func() error { return ts.Serve(ctx, conn) })
 	}
 	if cfg.DHCP != nil {
-		if err := startDHCP(ctx, cfg, public, store, log, run); err != nil {
+		if err := startDHCP(ctx, cfg, public, store, progress, log, run); err != nil {
 			cancel()
 			wg.Wait()
 			return err
@@ -167,7 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // startDHCP binds the DHCP sockets to one interface (port 67, and 4011 for
 // proxyDHCP) and answers known MACs, recording that their firmware asked.
-func startDHCP(ctx context.Context, cfg Config, public string, store *inventory.Store, log *slog.Logger, run func(string, func() error)) error {
+func startDHCP(ctx context.Context, cfg Config, public string, store *inventory.Store, progress *inventory.Progress, log *slog.Logger, run func(string, func() error)) error {
 	d := cfg.DHCP
 	if d.Interface == "" {
 		return errors.New("boot: DHCP needs an interface; it never answers on all of them")
@@ -183,7 +187,7 @@ func startDHCP(ctx context.Context, cfg Config, public string, store *inventory.
 		Observe: func(ev dhcp.Event) {
 			log.Info("dhcp", "mac", ev.MAC.String(), "request", ev.Request.String(), "reply", ev.Reply.String(), "file", ev.BootFile, "reason", ev.Reason)
 			if m, err := store.MachineByMAC(ctx, ev.MAC.String()); err == nil && ev.BootFile != "" {
-				_, _ = store.SetState(ctx, m.Name, inventory.StateDHCP)
+				progress.Record(m.Name, inventory.StateDHCP) // DHCP answers one packet at a time: no fsync before the reply
 			}
 		},
 	}

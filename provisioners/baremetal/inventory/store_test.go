@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -533,4 +534,38 @@ func TestPhoneHomeLifetime(t *testing.T) {
 	if _, err := s.RecordPhoneHome(ctx, "nope", PhoneHome{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RecordPhoneHome(unknown) = %v, want ErrNotFound", err)
 	}
+}
+
+// Progress writes boot steps in order, skips the step a machine is already
+// at, and writes what is queued when it closes.
+func TestProgress(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	if err := s.PutProfile(ctx, testProfile); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, s, Machine{Name: "node-1", MAC: "52:54:00:00:00:01", Profile: "mesos-agent"})
+	var failed []string
+	p := s.NewProgress(func(name string, st State, err error) { failed = append(failed, name+"/"+string(st)) })
+	for _, st := range []State{StateDHCP, StateDHCP, StateScriptFetched, StateKernelFetched, StateKernelFetched} {
+		p.Record("node-1", st)
+	}
+	p.Record("nope", StateDHCP)
+	p.Close()
+	m, err := s.GetMachine(ctx, "node-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []State
+	for _, h := range m.History {
+		got = append(got, h.State)
+	}
+	want := []State{StateRegistered, StateDHCP, StateScriptFetched, StateKernelFetched}
+	if !slices.Equal(got, want) {
+		t.Errorf("history %v, want %v", got, want)
+	}
+	if !slices.Equal(failed, []string{"nope/dhcp"}) {
+		t.Errorf("reported failures %v, want the unknown machine's", failed)
+	}
+	p.Close() // a second Close is harmless
 }

@@ -431,6 +431,11 @@ func isSHA256Hex(s string) bool {
 // machine: a boot that works matters more than its bookkeeping, and the
 // provisioner's timeout reports a machine whose progress was not recorded.
 func (h *Handler) setState(r *http.Request, name string, st inventory.State) {
+	if h.progress != nil {
+		h.progress.Record(name, st) // it logs its own failures
+		h.log.Info("boot progress", "machine", name, "state", st, "remote", r.RemoteAddr)
+		return
+	}
 	if _, err := h.store.SetState(r.Context(), name, st); err != nil {
 		h.log.Error("recording boot progress failed", "machine", name, "state", st, "err", err)
 		return

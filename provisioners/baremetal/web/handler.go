@@ -51,6 +51,9 @@ type Config struct {
 	// Log receives one line per state change and per refused request. Nil
 	// discards.
 	Log *slog.Logger
+	// Progress, when set, records boot steps in the background (see
+	// inventory.Progress) instead of before each answer.
+	Progress *inventory.Progress
 }
 
 // Handler is the boot server's HTTP side. It is safe for concurrent use.
@@ -61,6 +64,7 @@ type Handler struct {
 	assets    *os.Root          // nil when no AssetsDir
 	discovery string
 	log       *slog.Logger
+	progress  *inventory.Progress
 	mux       *http.ServeMux
 }
 
@@ -83,6 +87,7 @@ func New(cfg Config) (*Handler, error) {
 		base:      base,
 		discovery: cfg.DiscoveryProfile,
 		log:       cfg.Log,
+		progress:  cfg.Progress,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
