@@ -38,7 +38,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	c.Microversion = "2.37"
+	c.Microversion = "2.93" // what strata pins on this cloud (its highest, up to 2.93)
 	start := time.Now()
 	sem := make(chan struct{}, *par)
 	call := func(f func() error) error {
