@@ -3,6 +3,9 @@ package provisioners
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"syscall"
 
 	"github.com/stratastack/strata/stacks/schema"
 )
@@ -84,6 +87,22 @@ func Transient(err error) error {
 		return nil
 	}
 	return transient{err}
+}
+
+// Dropped reports whether err is a connection dropped, reset or refused,
+// or a timeout: worth retrying whatever the API behind it, as the server
+// may be restarting or briefly overloaded. A cancelled or expired context
+// is not.
+func Dropped(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // IsTransient reports whether err, or an error it wraps, is transient.

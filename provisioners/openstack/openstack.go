@@ -19,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/gophercloud/gophercloud/v2/openstack/utils"
+	"github.com/stratastack/strata/internal/memo"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks/schema"
 )
@@ -50,8 +51,7 @@ type Provisioner struct {
 
 	sub substrateSettings // the substrate block's defaults for pools
 
-	mu    sync.Mutex
-	cache map[string]any // flavors, images, networks
+	memo memo.Memo // flavors, images, networks
 
 	groupMu sync.Mutex // serializes finding, making and removing server groups
 	groups  map[string]groupInfo
@@ -108,7 +108,7 @@ func Open(ctx context.Context, cfg Config, substrate schema.Values) (*Provisione
 		provider: pc, http: hc,
 		eo:           gophercloud.EndpointOpts{Region: a.region, Availability: availability(a.iface)},
 		readyTimeout: cmp.Or(cfg.ReadyTimeout, 10*time.Minute), deleteTimeout: cmp.Or(cfg.DeleteTimeout, 5*time.Minute),
-		sub: sub, cache: map[string]any{}, groups: map[string]groupInfo{},
+		sub: sub, groups: map[string]groupInfo{},
 	}
 	p.where = fmt.Sprintf("%s at %s", a.scope(pc), a.authURL)
 	if err := p.endpoints(ctx, a); err != nil {
@@ -350,27 +350,7 @@ func (p *Provisioner) endpointError(kind string, err error) error {
 	return fmt.Errorf("openstack: the catalog of %s has no %s endpoint for %s; it has region/interface %s: set region (OS_REGION_NAME) or interface (OS_INTERFACE)", p.where, kind, want, strings.Join(slices.Compact(have), ", "))
 }
 
-// cached returns the value stored under key, computing and storing it on
-// first use. Failures are not stored, so a fixed cloud is seen on the next
-// call. Computing holds the lock, so concurrent Creates look a name up once.
+// cached is memo.Get on the provisioner's memo.
 func cached[T any](p *Provisioner, key string, compute func() (T, error)) (T, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if v, ok := p.cache[key]; ok {
-		return v.(T), nil
-	}
-	v, err := compute()
-	if err == nil {
-		p.cache[key] = v
-	}
-	return v, err
-}
-
-// forget drops cached lookups that turned out stale.
-func (p *Provisioner) forget(keys ...string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, k := range keys {
-		delete(p.cache, k)
-	}
+	return memo.Get(&p.memo, key, compute)
 }

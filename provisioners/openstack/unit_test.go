@@ -176,7 +176,7 @@ func fakeNova(t *testing.T, h http.HandlerFunc) *Provisioner {
 		provider: pc, http: srv.Client(), where: "project \"p\" at fake",
 		compute:      &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: srv.URL + "/", Type: "compute", Microversion: "2.93"},
 		readyTimeout: 5 * time.Second, deleteTimeout: 5 * time.Second,
-		cache: map[string]any{}, groups: map[string]groupInfo{},
+		groups: map[string]groupInfo{},
 	}
 }
 

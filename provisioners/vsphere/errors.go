@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/stratastack/strata/provisioners"
 	"github.com/vmware/govmomi/fault"
@@ -47,12 +44,7 @@ func transient(err error) bool {
 			return true
 		}
 	}
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if provisioners.Dropped(err) {
 		return true
 	}
 	// govmomi reports an HTTP status other than 200 and 500 as a *url.Error

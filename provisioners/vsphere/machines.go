@@ -95,7 +95,7 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 	if fault.Is(err, &types.ManagedObjectNotFound{}) {
 		// A cached template or stack folder was removed or replaced under
 		// the same name: look both up afresh on the retry.
-		p.forget("template\x00"+tmplName, "folder\x00"+stack)
+		p.memo.Forget("template\x00"+tmplName, "folder\x00"+stack)
 		return provisioners.Instance{}, provisioners.Transient(fmt.Errorf("vsphere: clone %q from template %q: %w", m.Name, tmplName, err))
 	}
 	if err != nil {

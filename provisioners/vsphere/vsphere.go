@@ -10,9 +10,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/stratastack/strata/internal/memo"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/vmware/govmomi/fault"
@@ -57,8 +57,7 @@ type Provisioner struct {
 	template, datastore, network string
 	fields                       map[string]int32
 
-	mu    sync.Mutex
-	cache map[string]any // resolved templates, datastores, networks, stack folders
+	memo memo.Memo // resolved templates, datastores, networks, stack folders
 }
 
 var _ provisioners.Provisioner = (*Provisioner)(nil)
@@ -118,7 +117,6 @@ func Open(ctx context.Context, cfg Config, substrate schema.Values) (*Provisione
 	p := &Provisioner{
 		client: vc, keepalive: ka, server: where,
 		readyTimeout: cmp.Or(cfg.ReadyTimeout, 10*time.Minute),
-		cache:        map[string]any{},
 	}
 	if err := p.resolve(ctx, substrate); err != nil {
 		_ = p.Close()
@@ -290,30 +288,9 @@ func inventoryPath(o any) string {
 	return ""
 }
 
-// cached returns the value stored under key, computing and storing it on
-// first use. Failures are not stored, so a fixed inventory is seen on the
-// next call. Computing holds the lock, so concurrent Creates resolve a
-// name once rather than racing to make the same stack folder.
+// cached is memo.Get on the provisioner's memo.
 func cached[T any](p *Provisioner, key string, compute func() (T, error)) (T, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if v, ok := p.cache[key]; ok {
-		return v.(T), nil
-	}
-	v, err := compute()
-	if err == nil {
-		p.cache[key] = v
-	}
-	return v, err
-}
-
-// forget drops cached lookups that turned out stale.
-func (p *Provisioner) forget(keys ...string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, k := range keys {
-		delete(p.cache, k)
-	}
+	return memo.Get(&p.memo, key, compute)
 }
 
 // template is a resolved template and the devices a clone may adjust.
