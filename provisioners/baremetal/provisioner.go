@@ -70,10 +70,27 @@ type physical struct {
 	labels  map[string]string
 }
 
+// physicalOf reads a machine block.
+func physicalOf(b schema.Nested) physical {
+	return physical{
+		name: b.Labels[0], mac: b.String("mac"), bmc: b.String("bmc"), bmcUser: b.String("bmc_user"),
+		passEnv: b.String("bmc_password_env"), address: b.String("address"), labels: b.Map("labels"),
+	}
+}
+
 type image struct {
 	kernel  string
 	initrd  []string
 	cmdline string
+}
+
+// imageOf reads a substrate's image block; nil when it has none.
+func imageOf(sub schema.Values) *image {
+	imgs := sub.Blocks["image"]
+	if len(imgs) == 0 {
+		return nil
+	}
+	return &image{kernel: imgs[0].String("kernel"), initrd: imgs[0].Strings("initrd"), cmdline: imgs[0].String("cmdline")}
 }
 
 // Provisioner takes the substrate's machines: it registers them with the
@@ -119,17 +136,12 @@ func Open(ctx context.Context, cfg Config, substrate schema.Values) (*Provisione
 			return power.Open(ctx, bmcURL, creds)
 		},
 	}
-	if imgs := substrate.Blocks["image"]; len(imgs) > 0 {
-		p.image = &image{kernel: imgs[0].String("kernel"), initrd: imgs[0].Strings("initrd"), cmdline: imgs[0].String("cmdline")}
-	}
+	p.image = imageOf(substrate)
 	for _, b := range substrate.Blocks["machine"] {
 		if len(b.Labels) == 0 {
 			continue
 		}
-		p.machines[b.Labels[0]] = physical{
-			name: b.Labels[0], mac: b.String("mac"), bmc: b.String("bmc"), bmcUser: b.String("bmc_user"),
-			passEnv: b.String("bmc_password_env"), address: b.String("address"), labels: b.Map("labels"),
-		}
+		p.machines[b.Labels[0]] = physicalOf(b)
 	}
 	// A cheap authenticated request: a wrong token or URL is reported
 	// here, before any machine is touched.
@@ -156,10 +168,7 @@ func (p *Provisioner) pick(m provisioners.Machine, sub schema.Values) (physical,
 	}
 	for _, b := range sub.Blocks["machine"] {
 		if len(b.Labels) > 0 && b.Labels[0] == names[idx] {
-			return physical{
-				name: names[idx], mac: b.String("mac"), bmc: b.String("bmc"), bmcUser: b.String("bmc_user"),
-				passEnv: b.String("bmc_password_env"), address: b.String("address"), labels: b.Map("labels"),
-			}, nil
+			return physicalOf(b), nil
 		}
 	}
 	return physical{}, fmt.Errorf("baremetal: machine block %q not found", names[idx])
@@ -173,9 +182,9 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 	if sub.Attrs == nil && sub.Blocks == nil {
 		sub = p.sub // the settings Open was given
 	}
-	img := p.image
-	if imgs := sub.Blocks["image"]; len(imgs) > 0 {
-		img = &image{kernel: imgs[0].String("kernel"), initrd: imgs[0].Strings("initrd"), cmdline: imgs[0].String("cmdline")}
+	img := imageOf(sub)
+	if img == nil {
+		img = p.image
 	}
 	if img == nil || img.kernel == "" {
 		return provisioners.Instance{}, errors.New("baremetal: the substrate has no image block with a kernel; machines have nothing to boot")
