@@ -237,6 +237,10 @@ provider = fernet
 expiration = 14400
 [fernet_tokens]
 key_repository = $STATE/keystone/fernet
+[fernet_receipts]
+# MFA receipts have a key repository of their own, /etc/keystone/fernet-keys/ by default, and
+# `keystone-manage bootstrap` validates it: point it at ours, or a machine without /etc/keystone fails
+key_repository = $STATE/keystone/fernet
 [credential]
 key_repository = $STATE/keystone/credential
 EOF
