@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/connect"
+	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/openstack"
 	"github.com/stratastack/strata/stacks"
@@ -24,9 +25,6 @@ import (
 // Address is the provider's registry address.
 const Address = "registry.terraform.io/stratastack/strata"
 
-// DefaultParallelism bounds concurrent calls per substrate unless the
-// provider block sets parallelism.
-const DefaultParallelism = 10
 
 var (
 	_ provider.Provider                   = (*StrataProvider)(nil)
@@ -125,7 +123,7 @@ func (p *StrataProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 			"parallelism": schema.Int64Attribute{
 				Optional: true,
 				MarkdownDescription: fmt.Sprintf("How many calls run at once against each substrate (creating, waiting for and deleting machines). Defaults to %d.",
-					DefaultParallelism),
+					engine.DefaultParallelism),
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -177,9 +175,11 @@ func (p *StrataProvider) ValidateConfig(ctx context.Context, req provider.Valida
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if !m.Parallelism.IsNull() && !m.Parallelism.IsUnknown() && m.Parallelism.ValueInt64() < 1 {
-		resp.Diagnostics.AddAttributeError(path.Root("parallelism"), "Invalid parallelism",
-			fmt.Sprintf("parallelism must be at least 1, got %d.", m.Parallelism.ValueInt64()))
+	if m.Parallelism.IsNull() || m.Parallelism.IsUnknown() {
+		return
+	}
+	if err := engine.CheckParallelism(m.Parallelism.ValueInt64()); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("parallelism"), "Invalid parallelism", err.Error()+".")
 	}
 }
 
@@ -200,7 +200,7 @@ func (p *StrataProvider) Configure(ctx context.Context, req provider.ConfigureRe
 	}
 	c := &client{
 		settings:    cfg,
-		parallelism: DefaultParallelism,
+		parallelism: engine.DefaultParallelism,
 		kinds:       catalog.Kinds(),
 		opener:      p.open,
 	}

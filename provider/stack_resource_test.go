@@ -197,6 +197,36 @@ func TestStackResourceLifecycle(t *testing.T) {
 	})
 }
 
+// vanish deletes a machine behind strata's back; the step fails unless it
+// existed and is gone.
+func vanish(t *testing.T, mem *fakesub.Substrate, name string) {
+	t.Helper()
+	id, ok := mem.IDs()[name]
+	if !ok {
+		t.Fatalf("setup: %s does not exist, so it cannot vanish", name)
+	}
+	if err := mem.Delete(t.Context(), id); err != nil {
+		t.Fatalf("setup: delete %s: %v", name, err)
+	}
+	if _, ok := mem.IDs()[name]; ok {
+		t.Fatalf("setup: %s is still there after Delete", name)
+	}
+}
+
+// orphan makes a machine that carries stack t1's tags but is not in its
+// plan; the step fails unless the substrate then lists it.
+func orphan(t *testing.T, mem *fakesub.Substrate, name, index string) {
+	t.Helper()
+	_, err := mem.Create(t.Context(), provisioners.Machine{Name: name, Tags: map[string]string{
+		"strata:stack": "t1", "strata:pool": "infra", "strata:index": index}})
+	if err != nil {
+		t.Fatalf("setup: create %s: %v", name, err)
+	}
+	if _, ok := mem.IDs()[name]; !ok {
+		t.Fatalf("setup: %s was created but is not listed", name)
+	}
+}
+
 // TestStackResourceOrphansAndDrift: a machine that vanished is planned
 // again, and one that carries the stack's tag but is not planned shows up
 // as unplanned and is removed by the next apply.
@@ -210,10 +240,8 @@ func TestStackResourceOrphansAndDrift(t *testing.T) {
 			{Config: stackConfig(path, 1), Check: expectVMs(mem, names(4))},
 			{
 				PreConfig: func() {
-					ids := mem.IDs()
-					_ = mem.Delete(t.Context(), ids["t1-infra-3"])
-					_, _ = mem.Create(t.Context(), provisioners.Machine{Name: "t1-infra-9", Tags: map[string]string{
-						"strata:stack": "t1", "strata:pool": "infra", "strata:index": "9"}})
+					vanish(t, mem, "t1-infra-3")
+					orphan(t, mem, "t1-infra-9", "9")
 				},
 				Config: stackConfig(path, 1),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -224,10 +252,7 @@ func TestStackResourceOrphansAndDrift(t *testing.T) {
 				Check: expectVMs(mem, names(4)),
 			},
 			{
-				PreConfig: func() {
-					_, _ = mem.Create(t.Context(), provisioners.Machine{Name: "t1-infra-7", Tags: map[string]string{
-						"strata:stack": "t1", "strata:pool": "infra", "strata:index": "7"}})
-				},
+				PreConfig:    func() { orphan(t, mem, "t1-infra-7", "7") },
 				RefreshState: true,
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttr("strata_stack.t", "machines.t1-infra-7.state", "unplanned"),

@@ -169,8 +169,9 @@ func (d *decoder) counts(s *Stack) {
 				used += r.Count
 				counted = append(counted, fmt.Sprintf("%s.%s %s = %d", l.Kind, l.Name, r.Name, r.Count))
 				if used > p.Size {
-					d.errorf(r.Range, fmt.Sprintf("Roles do not fit pool %q", p.Name),
-						"Pool %q has %d machines but its roles ask for %d (%s). Raise size or lower a count.", p.Name, p.Size, used, strings.Join(counted, ", "))
+					d.errorf(r.CountRange, fmt.Sprintf("Roles do not fit pool %q", p.Name),
+						"Pool %q has %d machines (size at %s) but its roles ask for %d (%s). Raise size or lower a count.",
+						p.Name, p.Size, p.SizeRange, used, strings.Join(counted, ", "))
 				}
 			}
 		}

@@ -248,6 +248,7 @@ func (d *decoder) pool(b *hcl.Block, s *Stack) *Pool {
 	vals, diags := d.scope.Decode(content, attrs, nil, fmt.Sprintf("pool %q", name))
 	d.diags = append(d.diags, diags...)
 	p.Size, p.CPUs, p.MemoryMB, p.DiskGB = vals.Int("size"), vals.Int("cpus"), vals.Int("memory_mb"), vals.Int("disk_gb")
+	p.SizeRange = vals.Ranges["size"]
 	p.Labels = vals.Map("labels")
 	p.Settings = vals
 	if s.Name != "" && p.Size > 0 {
@@ -364,7 +365,7 @@ func (d *decoder) role(b *hcl.Block) *Role {
 		attrs := []schema.Attr{{Name: "count", Type: cty.Number, Check: whole(100000)}}
 		vals, diags := d.scope.Decode(&hcl.BodyContent{Attributes: hcl.Attributes{"count": a}}, attrs, nil, "role "+r.Name)
 		d.diags = append(d.diags, diags...)
-		r.Count, r.CountSet = vals.Int("count"), true
+		r.Count, r.CountSet, r.CountRange = vals.Int("count"), true, a.Expr.Range()
 	}
 	return r
 }

@@ -83,6 +83,7 @@ type Pool struct {
 	Substrate     Ref
 	SubstrateKind string // the provisioner kind: vsphere, aws, openstack, baremetal
 	Size          int
+	SizeRange     hcl.Range // the size expression, for errors about what the pool holds
 	CPUs          int
 	MemoryMB      int
 	DiskGB        int
@@ -112,9 +113,10 @@ type Role struct {
 	On   Ref
 	// Count is the number of machines or instances; for a role on a pool
 	// without count it is the pool's remaining machines.
-	Count    int
-	CountSet bool
-	Range    hcl.Range
+	Count      int
+	CountSet   bool
+	CountRange hcl.Range // the count expression, which errors about it point at
+	Range      hcl.Range
 }
 
 // Output is an `output "NAME"` block; its value is known after apply.

@@ -188,7 +188,7 @@ layer "mesos" "m" {
     count = 3
   }
 }
-`, []want{{14, `Roles do not fit pool "p"`, "has 2 machines but its roles ask for 3"}}},
+`, []want{{16, `Roles do not fit pool "p"`, "has 2 machines (size at stack.hcl:11,15-16) but its roles ask for 3"}}},
 		{"negative count", head + `pool "p" {
   substrate = substrate.vsphere.dc
   size      = 2

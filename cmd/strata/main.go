@@ -14,6 +14,7 @@ import (
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/cli"
 	"github.com/stratastack/strata/internal/connect"
+	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/provisioners/baremetal"
 	"github.com/stratastack/strata/provisioners/openstack"
 	"github.com/stratastack/strata/provisioners/vsphere"
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	node := fs.String("node", "", "render: the machine POOL/INDEX")
 	layer := fs.String("layer", "", "render: a hosted layer KIND.NAME, or one role KIND.NAME/ROLE")
 	stateDir := fs.String("state-dir", ".strata", "where per-stack state and secret seeds are kept")
-	parallelism := fs.Int("parallelism", 10, "up/down: concurrent calls per substrate")
+	parallelism := fs.Int64("parallelism", engine.DefaultParallelism, "up/down: concurrent calls per substrate (at least 1)")
 	ttl := fs.Duration("ttl", 0, "up: the stack expires after this long (status reports it, down -expired removes it)")
 	expired := fs.Bool("expired", false, "down: remove every stack whose TTL ran out")
 	listen := fs.String("listen", "127.0.0.1:0", "sim: address to serve on")
@@ -93,6 +94,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		path, rest = fs.Arg(0), fs.Args()[1:]
 	}
+	if err := engine.CheckParallelism(*parallelism); err != nil {
+		fmt.Fprintf(stderr, "strata %s: -%v\n", cmd, err)
+		return cli.Usage
+	}
 	out := cli.IO{Out: stdout, Err: stderr, Width: 100}
 	if cmd == "sim" {
 		return cli.Sim(ctx, path, *listen, out)
@@ -105,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := cli.Stack{Path: path, Vars: vars, VarFiles: varFiles}
 	kinds := catalog.Kinds()
 	apply := cli.ApplyArgs{
-		StateDir: *stateDir, Parallelism: *parallelism, TTL: *ttl, Expired: *expired,
+		StateDir: *stateDir, Parallelism: int(*parallelism), TTL: *ttl, Expired: *expired,
 		Connect: connect.Config{VSphere: vsphere.Config{
 			Server:   os.Getenv("VSPHERE_SERVER"),
 			User:     os.Getenv("VSPHERE_USER"),

@@ -30,9 +30,24 @@ func (f OpenFunc) Open(ctx context.Context, sub *stacks.Substrate) (provisioners
 	return f(ctx, sub)
 }
 
+// DefaultParallelism bounds concurrent calls per substrate when the user
+// sets no bound (the CLI's -parallelism, the provider's parallelism).
+const DefaultParallelism = 10
+
+// CheckParallelism is the one rule for a user-given bound: at least 1.
+// Zero is refused rather than read as "the default", so that a bound a
+// user wrote is never silently replaced.
+func CheckParallelism(n int64) error {
+	if n < 1 {
+		return fmt.Errorf("parallelism must be at least 1, got %d", n)
+	}
+	return nil
+}
+
 // Options tune an Engine; zero values take the defaults.
 type Options struct {
-	// Parallelism bounds concurrent calls per substrate (default 10).
+	// Parallelism bounds concurrent calls per substrate (default
+	// DefaultParallelism).
 	Parallelism int
 	// Attempts bounds tries of a transient failure (default 5).
 	Attempts int
@@ -65,7 +80,7 @@ type Engine struct {
 // New makes an engine.
 func New(open Opener, opts Options) *Engine {
 	if opts.Parallelism <= 0 {
-		opts.Parallelism = 10
+		opts.Parallelism = DefaultParallelism
 	}
 	if opts.Attempts <= 0 {
 		opts.Attempts = 5

@@ -213,3 +213,19 @@ func TestUnsupportedTouchesNothing(t *testing.T) {
 		t.Fatalf("hosted role: %v, %d machines made", err, m.Count())
 	}
 }
+
+func TestCheckParallelism(t *testing.T) {
+	for _, tc := range []struct {
+		n   int64
+		err string
+	}{
+		{1, ""}, {DefaultParallelism, ""}, {500, ""},
+		{0, "parallelism must be at least 1, got 0"},
+		{-1, "parallelism must be at least 1, got -1"},
+	} {
+		err := CheckParallelism(tc.n)
+		if (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
+			t.Errorf("CheckParallelism(%d) = %v, want %q", tc.n, err, tc.err)
+		}
+	}
+}
