@@ -6,7 +6,7 @@ FUZZTIME  ?= 20s
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_STACK ?= examples/stacks/contract
 
-.PHONY: all build test unit fuzz bench lint deps lab-deps demo lab-demo tour docs clean
+.PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps demo lab-demo tour docs clean
 
 all: build
 
@@ -15,7 +15,8 @@ build:
 	$(GO) build -o $(BIN)/terraform-provider-strata ./cmd/terraform-provider-strata
 
 # deps installs what the tests call out to: Debian's cloud-init, whose
-# `cloud-init schema` validates every rendered cloud-config, and the TFTP
+# `cloud-init schema` validates every rendered cloud-config, openssl (the
+# Kubernetes CA it makes must match the discovery hash), and the TFTP
 # clients (tftp-hpa, atftp, curl) and the BMC simulator (openipmi, ipmitool)
 # the boot server is tested with; and checks for
 # terraform, which the provider tests drive (it is not a Debian package).
@@ -23,7 +24,7 @@ deps:
 	@command -v terraform >/dev/null 2>&1 || { \
 	  echo "terraform (>= 1.11) is needed on PATH for the provider tests and make demo"; exit 1; }
 	@missing=""; \
-	  for t in cloud-init:cloud-init tftp:tftp-hpa atftp:atftp curl:curl ipmi_sim:openipmi ipmitool:ipmitool; do \
+	  for t in cloud-init:cloud-init openssl:openssl tftp:tftp-hpa atftp:atftp curl:curl ipmi_sim:openipmi ipmitool:ipmitool; do \
 	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
@@ -64,14 +65,32 @@ test: deps lab-deps lint
 	@status=0; STRATA_REQUIRE_OPENSTACK=1 $(MAKE) --no-print-directory unit fuzz || status=$$?; \
 	  [ -n "$(KEEP_OPENSTACK)" ] || bash acceptance/openstack/down.sh; exit $$status
 
-bench:
+# bench-deps installs what the benchmarks compare against and load with:
+# dnsmasq (the binary only, dnsmasq-base: no service), nginx-light, wrk,
+# GNU time and atftp. Maintainer scripts must not start nginx: the image's
+# /usr/sbin/policy-rc.d (exit 101) holds them, or a temporary one of ours.
+bench-deps: lab-deps
+	@missing=""; \
+	  for t in dnsmasq:dnsmasq-base nginx:nginx-light wrk:wrk /usr/bin/time:time atftp:atftp flock:util-linux; do \
+	    f=$${t%%:*}; { [ -e "$$f" ] || command -v "$$f" >/dev/null 2>&1; } || missing="$$missing $${t#*:}"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; ours=""; \
+	    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; \
+	      $(SUDO) chmod 755 /usr/sbin/policy-rc.d; ours=1; fi; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; st=$$?; \
+	    [ -z "$$ours" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$st; fi
+
+bench: bench-deps build
 	bash acceptance/bench/plan10k.sh
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
 	bash acceptance/bench/vsphere500.sh
 	bash acceptance/bench/tftp.sh
 	bash acceptance/bench/http.sh
 	bash acceptance/bench/pxeboot.sh
-	bash acceptance/bench/openstack50.sh
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
+	bash acceptance/openstack/up.sh
+	@status=0; bash acceptance/bench/openstack50.sh || status=$$?; \
+	  [ -n "$(KEEP_OPENSTACK)" ] || bash acceptance/openstack/down.sh; exit $$status
 
 # demo is the main job: a vSphere simulator, the provider built here and
 # installed through dev_overrides, terraform apply of

@@ -21,6 +21,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 	"sigs.k8s.io/yaml"
+
+	"github.com/stratastack/strata/provisioners/openstack/cloudtest"
 )
 
 // The OpenStack tests run against the real control plane that
@@ -28,23 +30,6 @@ import (
 // sets STRATA_REQUIRE_OPENSTACK so that a missing cloud fails rather than
 // skips). They inspect it as admin with gophercloud directly, not through
 // strata: admin is the one who sees a server's user_data.
-
-// osDir is where up.sh keeps the cloud's clouds.yaml and openrc files.
-func osDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("STRATA_OPENSTACK_DIR")
-	if dir == "" {
-		dir = "/tmp/strata-openstack"
-	}
-	if _, err := os.Stat(filepath.Join(dir, "clouds.yaml")); err != nil {
-		msg := "no OpenStack test cloud at " + dir + ": bring it up with `bash acceptance/openstack/up.sh` (make test does)"
-		if os.Getenv("STRATA_REQUIRE_OPENSTACK") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dir
-}
 
 // useCloud points strata (the in-process provider, and CLI runs given
 // os.Environ()) at the test cloud's clouds.yaml. Other OS_* variables
@@ -56,7 +41,7 @@ func useCloud(t *testing.T) {
 			t.Setenv(k, "")
 		}
 	}
-	t.Setenv("OS_CLIENT_CONFIG_FILE", filepath.Join(osDir(t), "clouds.yaml"))
+	t.Setenv("OS_CLIENT_CONFIG_FILE", filepath.Join(cloudtest.Dir(t), "clouds.yaml"))
 }
 
 // admin is a compute client of the test cloud's admin, from its openrc.
@@ -69,7 +54,7 @@ func admin(t *testing.T) *gophercloud.ServiceClient {
 // adminClients are the test cloud admin's compute and identity clients.
 func adminClients(t *testing.T) (compute, identity *gophercloud.ServiceClient) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(osDir(t), "admin-openrc"))
+	b, err := os.ReadFile(filepath.Join(cloudtest.Dir(t), "admin-openrc"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +125,7 @@ func quotaCloud(t *testing.T, name string, instances int) {
 	if _, err := quotasets.Update(ctx, compute, proj.ID, quotasets.UpdateOpts{Instances: &instances}).Extract(); err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(osDir(t), "clouds.yaml")
+	src := filepath.Join(cloudtest.Dir(t), "clouds.yaml")
 	raw, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +18,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/hypervisors"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servergroups"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	"github.com/gophercloud/gophercloud/v2/pagination"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/openstack/cloudtest"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -27,23 +27,8 @@ import (
 // These tests run against the local test cloud of acceptance/openstack
 // (Keystone, Glance, Placement, Nova with the fake driver, Neutron).
 
-const defaultClouds = "/tmp/strata-openstack/clouds.yaml"
-
-// cloudsFile is the test cloud's clouds.yaml, or a skip when there is none.
-func cloudsFile(t testing.TB) string {
-	t.Helper()
-	path := os.Getenv("STRATA_OPENSTACK_CLOUDS")
-	if path == "" {
-		path = defaultClouds
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("no test cloud (%v): bring one up with `sudo acceptance/openstack/up.sh` (or set STRATA_OPENSTACK_CLOUDS to a clouds.yaml with the clouds strata, strata-quota, strata-appcred and strata-admin)", err)
-	}
-	return path
-}
-
 func liveConfig(t testing.TB, cloud string) Config {
-	return Config{Cloud: cloud, CloudsFile: cloudsFile(t), ReadyTimeout: time.Minute, DeleteTimeout: time.Minute}
+	return Config{Cloud: cloud, CloudsFile: cloudtest.CloudsFile(t), ReadyTimeout: time.Minute, DeleteTimeout: time.Minute}
 }
 
 func openLive(t testing.TB, cfg Config, sub schema.Values) *Provisioner {
@@ -340,10 +325,8 @@ func TestLiveQuota(t *testing.T) {
 	ctx := t.Context()
 	p := openLive(t, liveConfig(t, "strata-quota"), testSubstrate())
 	// Anything else in the project would make this test about someone
-	// else's servers.
-	if n := projectServers(t, p); n != 0 {
-		t.Skipf("project strata-quota already holds %d servers", n)
-	}
+	// else's servers: sweep what earlier runs left, fail on the rest.
+	sweepProject(t, p)
 	stack := newStack(t, p)
 	quotaErr := func(err error) {
 		t.Helper()
@@ -411,18 +394,46 @@ func TestLiveQuota(t *testing.T) {
 	upNow(up)
 }
 
-// projectServers counts every server in the provisioner's project.
-func projectServers(t testing.TB, p *Provisioner) int {
-	n := 0
-	err := servers.List(p.compute, servers.ListOpts{}).EachPage(t.Context(), func(_ context.Context, page pagination.Page) (bool, error) {
-		ss, err := servers.ExtractServers(page)
-		n += len(ss)
-		return true, err
-	})
+// projectServers lists every server in the provisioner's project.
+func projectServers(t testing.TB, p *Provisioner) []servers.Server {
+	t.Helper()
+	all, err := servers.List(p.compute, servers.ListOpts{}).AllPages(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	ss, err := servers.ExtractServers(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+// testStack matches the stack names newStack makes.
+var testStack = regexp.MustCompile(`^t[0-9a-f]{8}$`)
+
+// sweepProject removes, the way terraform-provider-aws's sweepers do, what
+// earlier runs of these tests left in p's project when they were killed
+// before their cleanup: servers and groups of test stacks. Any other
+// server fails the test, named, so it is never mistaken for this run's.
+func sweepProject(t testing.TB, p *Provisioner) {
+	t.Helper()
+	stale := map[string]bool{}
+	for _, s := range projectServers(t, p) {
+		if st := s.Metadata[tagStack]; testStack.MatchString(st) {
+			stale[st] = true
+		}
+	}
+	for st := range stale {
+		t.Logf("sweeping servers an earlier run left for stack %s", st)
+		sweep(t, p, st)
+	}
+	var left []string
+	for _, s := range projectServers(t, p) {
+		left = append(left, fmt.Sprintf("%s (%s, %s, stack %q)", s.Name, s.ID, s.Status, s.Metadata[tagStack]))
+	}
+	if len(left) > 0 {
+		t.Fatalf("the project holds servers no test run of this package made, so its quota is not the test's: %s", strings.Join(left, "; "))
+	}
 }
 
 // A hard anti-affinity group with more members than hosts: Nova accepts
