@@ -25,7 +25,6 @@ import (
 // Address is the provider's registry address.
 const Address = "registry.terraform.io/stratastack/strata"
 
-
 var (
 	_ provider.Provider                   = (*StrataProvider)(nil)
 	_ provider.ProviderWithValidateConfig = (*StrataProvider)(nil)
