@@ -185,6 +185,23 @@ if [ ! -s "$CACHE/nova-api-paste.ini" ] || [ ! -s "$CACHE/glance-api-paste.ini" 
   rm -rf "$tmp"
 fi
 
+# ----------------------------------------------------------- a mount namespace without /etc/<service>
+# Whatever config files they are given, oslo.config and oslo.policy also look in /etc/<project>/ and
+# ~/.<project>/ (conf.d folders, policy.yaml, policy.d) and RabbitMQ in /etc/rabbitmq/ (conf.d,
+# advanced.config): on a machine where a service was once installed, its leftovers would leak into
+# the test cloud, and a cloud that works there can fail on a new machine. So from here on (the
+# packages are installed) everything runs in a mount namespace of its own, where each of those
+# folders that exists is covered by an empty read-only tmpfs; the services keep that namespace.
+# The rest of the file system is shared, so $BASE, the logs and the PIDs are as before.
+if [ -z "${STRATA_OS_MASKED:-}" ]; then
+  export STRATA_OS_MASKED=1 T0
+  exec unshare --mount --propagation private /bin/bash "$HERE/up.sh"
+fi
+for d in /etc/{keystone,nova,neutron,glance,placement,rabbitmq,mysql,openstack} \
+         "$HOME"/.{keystone,nova,neutron,glance,placement,config/openstack}; do
+  if [ -d "$d" ]; then mount -t tmpfs -o ro,size=4k,mode=755 strata-masked "$d" || fail "cannot mask $d"; fi
+done
+
 # ------------------------------------------------------------------------------------ fresh state
 for p in $P_KEYSTONE $P_PLACEMENT $P_GLANCE $P_NEUTRON $P_NOVA $P_MARIADB $P_RABBIT $P_RABBIT_DIST; do
   if port_busy "$p"; then
@@ -238,8 +255,8 @@ expiration = 14400
 [fernet_tokens]
 key_repository = $STATE/keystone/fernet
 [fernet_receipts]
-# MFA receipts have a key repository of their own, /etc/keystone/fernet-keys/ by default, and
-# `keystone-manage bootstrap` validates it: point it at ours, or a machine without /etc/keystone fails
+# MFA receipts have a key repository of their own, /etc/keystone/fernet-keys/ by default, which
+# keystone-manage bootstrap validates: point it at ours, or a machine without /etc/keystone fails
 key_repository = $STATE/keystone/fernet
 [credential]
 key_repository = $STATE/keystone/credential
