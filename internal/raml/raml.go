@@ -175,13 +175,13 @@ func (s *Schema) fromExpr(e *expr) (*shape, error) {
 // library declares.
 func (s *Schema) lookup(name string) (*shape, error) {
 	stem, local, qualified := strings.Cut(name, ".")
+	if !qualified {
+		local = name
+	}
 	var found []*decl
 	for _, lib := range s.libs {
 		if qualified && lib.stem != stem {
 			continue
-		}
-		if !qualified {
-			local = name
 		}
 		if d := lib.decls[local]; d != nil {
 			found = append(found, d)
