@@ -35,8 +35,8 @@ type App struct {
 	UnreachableStrategy   string            `json:"unreachableStrategy,omitempty"`
 	KillSelection         string            `json:"killSelection,omitempty"`
 	RequirePorts          bool              `json:"requirePorts,omitempty"`
-	BackoffSeconds        float64           `json:"backoffSeconds,omitempty"`
-	MaxLaunchDelaySeconds float64           `json:"maxLaunchDelaySeconds,omitempty"`
+	BackoffSeconds        int               `json:"backoffSeconds,omitempty"` // whole seconds: the contract says int32
+	MaxLaunchDelaySeconds int               `json:"maxLaunchDelaySeconds,omitempty"`
 }
 
 // Container runs the app in an image.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/stratastack/strata/internal/marathon"
+	"github.com/stratastack/strata/internal/marathon/contract"
 	"github.com/stratastack/strata/internal/secrets"
 )
 
@@ -92,33 +93,36 @@ func Kubernetes(t testing.TB, body []byte) []runtime.Object {
 	return objs
 }
 
-// Marathon decodes a Marathon app or group definition strictly and checks
-// the fields Marathon requires.
+// Marathon holds a rendered Marathon app or group definition to the
+// published Marathon v2 contract (internal/marathon/contract): field
+// types, required fields, allowed values, patterns and ranges, as
+// POST /v2/apps (App) and POST /v2/groups (GroupUpdate) take them. It is
+// stricter than the contract in one way: a field no type of the contract
+// declares fails, since Marathon would ignore a misspelt one silently.
 func Marathon(t testing.TB, body []byte) {
 	t.Helper()
+	if err := marathon(body); err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+}
+
+func marathon(body []byte) error {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
-		t.Fatalf("Marathon definition is not a JSON object: %v\n%s", err, body)
+		return fmt.Errorf("Marathon definition is not a JSON object: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	c, err := contract.Load()
+	if err != nil {
+		return err
+	}
+	typ := "App"
 	if _, isGroup := probe["apps"]; isGroup || probe["groups"] != nil {
-		var g marathon.Group
-		if err := dec.Decode(&g); err != nil {
-			t.Fatalf("Marathon group has unknown fields: %v\n%s", err, body)
-		}
-		if err := g.Check(); err != nil {
-			t.Fatalf("Marathon would refuse the group: %v\n%s", err, body)
-		}
-		return
+		typ = "GroupUpdate"
 	}
-	var a marathon.App
-	if err := dec.Decode(&a); err != nil {
-		t.Fatalf("Marathon app has unknown fields: %v\n%s", err, body)
+	if err := c.ValidateStrict(typ, body); err != nil {
+		return fmt.Errorf("Marathon would refuse this %s: %w", typ, err)
 	}
-	if err := a.Check(); err != nil {
-		t.Fatalf("Marathon would refuse the app: %v\n%s", err, body)
-	}
+	return nil
 }
 
 // Golden compares got with testdata/NAME, rewriting it when
