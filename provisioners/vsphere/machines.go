@@ -80,7 +80,7 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 	task, err := tmpl.vm.Clone(ctx, folder, m.Name, spec)
 	var info *types.TaskInfo
 	if err == nil {
-		info, err = task.WaitForResult(ctx)
+		info, err = p.waitTask(ctx, task.Reference())
 	}
 	if err == nil && info == nil {
 		// A cancelled wait can come back with neither a result nor an error.
@@ -174,7 +174,7 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 		vm := object.NewVirtualMachine(p.client, vmRef(id))
 		task, err := vm.PowerOn(ctx)
 		if err == nil {
-			err = task.Wait(ctx)
+			_, err = p.waitTask(ctx, task.Reference())
 		}
 		if err != nil && !fault.Is(err, &types.InvalidPowerState{}) { // someone else powered it on
 			return in, fail(err, "power on VM %s (%s)", in.Name, id)
@@ -230,14 +230,14 @@ func (p *Provisioner) Delete(ctx context.Context, id string) error {
 	vm := object.NewVirtualMachine(p.client, vmRef(id))
 	task, err := vm.PowerOff(ctx)
 	if err == nil {
-		err = task.Wait(ctx)
+		_, err = p.waitTask(ctx, task.Reference())
 	}
 	if err != nil && !fault.Is(err, &types.InvalidPowerState{}) && !fault.Is(err, &types.ManagedObjectNotFound{}) {
 		return fail(err, "power off VM %s (%s)", in.Name, id)
 	}
 	task, err = vm.Destroy(ctx)
 	if err == nil {
-		err = task.Wait(ctx)
+		_, err = p.waitTask(ctx, task.Reference())
 	}
 	if err != nil && !fault.Is(err, &types.ManagedObjectNotFound{}) {
 		return fail(err, "destroy VM %s (%s)", in.Name, id)
