@@ -435,6 +435,9 @@ func TestMTUCap(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the test in a network namespace (unshare %v): %v\n%s", args[0], err, out)
 		}
+		if !strings.Contains(string(out), "--- PASS: TestMTUCap") {
+			t.Fatalf("the test in a network namespace ran nothing:\n%s", out) // a renamed test would pass vacuously
+		}
 		t.Logf("in a network namespace:\n%s", out)
 		return
 	}
