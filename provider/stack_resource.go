@@ -21,6 +21,7 @@ import (
 
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/internal/secrets"
+	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/layers"
 	"github.com/stratastack/strata/stacks/plan"
@@ -291,7 +292,7 @@ func plannedMachine(m plan.Machine, existing map[string]machineModel) machineMod
 		return want // new, or replaced: the engine deletes a machine whose role or substrate changed
 	}
 	want.SubstrateID = old.SubstrateID
-	if old.State.ValueString() == "running" {
+	if old.State.ValueString() == provisioners.StateRunning {
 		// The apply waits for each machine again; a running machine comes
 		// back as it is (Ready returned it running, with every address it
 		// will have: none for an OpenStack server on networks "none").

@@ -55,7 +55,7 @@ type Instance struct {
 	Name      string
 	Tags      map[string]string
 	Addresses []string
-	State     string // substrate-neutral: pending, running, stopped, error, gone
+	State     string // one of the State constants
 }
 
 // Provisioner makes, finds and removes machines on one substrate.

@@ -210,7 +210,7 @@ func (e *Engine) awaitLayer(ctx context.Context, p *plan.Plan, sec layers.Secret
 	}
 }
 
-func stackTags(name string) map[string]string { return map[string]string{plan.TagStack: name} }
+func stackTags(name string) map[string]string { return map[string]string{provisioners.TagStack: name} }
 
 // existing lists what each substrate holds for the stack.
 func (e *Engine) existing(ctx context.Context, stack string, subs map[string]*substrate) (map[string][]instance, error) {
@@ -254,7 +254,7 @@ func (e *Engine) survey(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 	known := plan.Addresses{}
 	for name, ins := range found {
 		for _, in := range ins {
-			if in.State == "running" && len(in.Addresses) > 0 {
+			if in.State == provisioners.StateRunning && len(in.Addresses) > 0 {
 				known[name] = in.Addresses[0]
 			}
 		}
@@ -310,7 +310,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 		sort.SliceStable(ins, func(i, j int) bool { return rank(ins[i].State) < rank(ins[j].State) })
 		m, planned := want[name]
 		for i, in := range ins {
-			if !planned || i > 0 || in.substrate != m.Substrate || in.Tags[plan.TagRole] != m.Tags[plan.TagRole] || in.Tags[plan.TagLayer] != m.Tags[plan.TagLayer] {
+			if !planned || i > 0 || in.substrate != m.Substrate || in.Tags[provisioners.TagRole] != m.Tags[provisioners.TagRole] || in.Tags[provisioners.TagLayer] != m.Tags[provisioners.TagLayer] {
 				doomed = append(doomed, in)
 				continue
 			}
@@ -395,9 +395,9 @@ func (st *applyState) result(res *Result, p *plan.Plan) *Result {
 // rank orders duplicates so the one most worth keeping comes first.
 func rank(state string) int {
 	switch state {
-	case "running":
+	case provisioners.StateRunning:
 		return 0
-	case "pending", "stopped":
+	case provisioners.StatePending, provisioners.StateStopped:
 		return 1
 	}
 	return 2

@@ -137,7 +137,7 @@ func (s *Substrate) Create(ctx context.Context, mc provisioners.Machine) (provis
 		return provisioners.Instance{}, provisioners.Transient(errors.New("503 busy"))
 	}
 	s.next++
-	in := provisioners.Instance{ID: fmt.Sprintf("vm-%d", s.next), Name: mc.Name, Tags: maps.Clone(mc.Tags), State: "pending"}
+	in := provisioners.Instance{ID: fmt.Sprintf("vm-%d", s.next), Name: mc.Name, Tags: maps.Clone(mc.Tags), State: provisioners.StatePending}
 	s.vms[in.ID] = in
 	s.userData[mc.Name] = mc.UserData
 	s.events = append(s.events, "create "+mc.Name)
@@ -156,7 +156,7 @@ func (s *Substrate) Ready(ctx context.Context, id string) (provisioners.Instance
 	}
 	var n int
 	fmt.Sscanf(id, "vm-%d", &n)
-	in.State, in.Addresses = "running", []string{fmt.Sprintf("10.0.%d.%d", n/250, n%250+1)}
+	in.State, in.Addresses = provisioners.StateRunning, []string{fmt.Sprintf("10.0.%d.%d", n/250, n%250+1)}
 	s.vms[id] = in
 	s.events = append(s.events, "ready "+in.Name)
 	return in, nil
@@ -168,7 +168,7 @@ func (s *Substrate) Read(ctx context.Context, id string) (provisioners.Instance,
 	defer s.mu.Unlock()
 	in, ok := s.vms[id]
 	if !ok {
-		return provisioners.Instance{ID: id, State: "gone"}, nil
+		return provisioners.Instance{ID: id, State: provisioners.StateGone}, nil
 	}
 	return in, nil
 }

@@ -21,14 +21,6 @@ import (
 	"github.com/stratastack/strata/stacks/schema"
 )
 
-// Instance states, substrate-neutral.
-const (
-	StatePending = "pending"
-	StateRunning = "running"
-	StateError   = "error"
-	StateGone    = "gone"
-)
-
 // LabelMachine is the label a registered machine carries with the name of
 // the physical machine (the substrate's machine block) it is.
 const LabelMachine = "strata:machine"
@@ -157,9 +149,9 @@ func (p *Provisioner) Spec() provisioners.Spec { return Spec() }
 // pick returns the physical machine m takes: Machines(substrate, pool) at
 // the index in its strata:index tag.
 func (p *Provisioner) pick(m provisioners.Machine, sub schema.Values) (physical, error) {
-	idx, err := strconv.Atoi(m.Tags["strata:index"])
+	idx, err := strconv.Atoi(m.Tags[provisioners.TagIndex])
 	if err != nil || idx < 0 {
-		return physical{}, fmt.Errorf("baremetal: machine %s has no valid strata:index tag (%q)", m.Name, m.Tags["strata:index"])
+		return physical{}, fmt.Errorf("baremetal: machine %s has no valid strata:index tag (%q)", m.Name, m.Tags[provisioners.TagIndex])
 	}
 	names := Machines(sub, m.Pool)
 	if idx >= len(names) {
@@ -229,7 +221,7 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		}
 	}
 	in := instance(view)
-	in.State = StatePending
+	in.State = provisioners.StatePending
 	return in, nil
 }
 
@@ -274,11 +266,11 @@ func instance(v web.MachineView) provisioners.Instance {
 	in := provisioners.Instance{ID: v.Name, Name: v.Name, Tags: v.Tags}
 	switch v.State {
 	case inventory.StateReady:
-		in.State = StateRunning
+		in.State = provisioners.StateRunning
 	case inventory.StateError:
-		in.State = StateError
+		in.State = provisioners.StateError
 	default:
-		in.State = StatePending
+		in.State = provisioners.StatePending
 	}
 	if v.IP.IsValid() {
 		in.Addresses = append(in.Addresses, v.IP.String())
@@ -291,11 +283,11 @@ func instance(v web.MachineView) provisioners.Instance {
 	return in
 }
 
-// Read reports a machine; one the boot server no longer knows is StateGone.
+// Read reports a machine; one the boot server no longer knows is provisioners.StateGone.
 func (p *Provisioner) Read(ctx context.Context, id string) (provisioners.Instance, error) {
 	v, err := p.get(ctx, id)
 	if isStatus(err, http.StatusNotFound) {
-		return provisioners.Instance{ID: id, Name: id, State: StateGone}, nil
+		return provisioners.Instance{ID: id, Name: id, State: provisioners.StateGone}, nil
 	}
 	if err != nil {
 		return provisioners.Instance{}, fmt.Errorf("baremetal: reading machine %s: %w", id, err)
@@ -349,7 +341,7 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 				return instance(v), fmt.Errorf("baremetal: machine %s: the boot server reports a boot error", id)
 			}
 		case isStatus(err, http.StatusNotFound):
-			return provisioners.Instance{ID: id, Name: id, State: StateGone}, fmt.Errorf("baremetal: machine %s is no longer registered with the boot server", id)
+			return provisioners.Instance{ID: id, Name: id, State: provisioners.StateGone}, fmt.Errorf("baremetal: machine %s is no longer registered with the boot server", id)
 		case provisioners.IsTransient(err) || tctx.Err() != nil:
 			lastErr = err // keep polling; reported if time runs out
 		default:

@@ -305,7 +305,7 @@ func TestCreateReadyListDelete(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in.ID != m.Name || in.State != StatePending {
+			if in.ID != m.Name || in.State != provisioners.StatePending {
 				t.Fatalf("Create = %+v", in)
 			}
 			ids = append(ids, in.ID)
@@ -313,7 +313,7 @@ func TestCreateReadyListDelete(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in.State != StateRunning || len(in.Addresses) == 0 || in.Tags["strata:role"] != tc.role {
+			if in.State != provisioners.StateRunning || len(in.Addresses) == 0 || in.Tags["strata:role"] != tc.role {
 				t.Fatalf("Ready = %+v", in)
 			}
 			calls, ud, bootErr := tc.phys.snapshot()
@@ -374,7 +374,7 @@ func TestCreateReadyListDelete(t *testing.T) {
 			t.Fatalf("%s: BMC calls %v, want off last", id, calls)
 		}
 		in, err := p.Read(ctx, id)
-		if err != nil || in.State != StateGone {
+		if err != nil || in.State != provisioners.StateGone {
 			t.Fatalf("Read after Delete = %+v, %v", in, err)
 		}
 		if _, err := l.Store.GetProfile(ctx, id); !errors.Is(err, inventory.ErrNotFound) {

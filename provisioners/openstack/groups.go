@@ -15,10 +15,6 @@ import (
 
 const defaultGroupPolicy = "soft-anti-affinity"
 
-// tagGroup is the metadata key that records a server's group, so that
-// Delete, which has only the server, can release it.
-const tagGroup = "strata:group"
-
 // groupName is the server group of a machine that should be spread
 // (provisioners.Machine.Group: the members of a quorum or control-plane
 // role), strata-<group>, or "" for none. Only those roles are grouped:

@@ -70,7 +70,7 @@ func newStack(t testing.TB, p *Provisioner) string {
 func sweep(t testing.TB, p *Provisioner, stack string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	left, err := p.List(ctx, map[string]string{tagStack: stack})
+	left, err := p.List(ctx, map[string]string{provisioners.TagStack: stack})
 	if err != nil {
 		t.Errorf("cleanup: %v", err)
 		return
@@ -115,8 +115,8 @@ func machine(stack, layer, role string, i int, pool schema.Values) provisioners.
 		Group: group,
 		Name:  name,
 		Tags: map[string]string{
-			tagStack: stack, "strata:pool": role + "s", "strata:index": strconv.Itoa(i),
-			tagLayer: layer, tagRole: role,
+			provisioners.TagStack: stack, "strata:pool": role + "s", "strata:index": strconv.Itoa(i),
+			provisioners.TagLayer: layer, provisioners.TagRole: role,
 		},
 		CPUs: 1, MemoryMB: 512, DiskGB: 1,
 		Pool:     pool,
@@ -195,7 +195,7 @@ func TestLiveLifecycle(t *testing.T) {
 	}
 	for i, in := range made {
 		m := ms[i]
-		if in.State != StateRunning || in.Name != m.Name || len(in.Addresses) != 0 || in.Tags[tagRole] != m.Tags[tagRole] {
+		if in.State != provisioners.StateRunning || in.Name != m.Name || len(in.Addresses) != 0 || in.Tags[provisioners.TagRole] != m.Tags[provisioners.TagRole] {
 			t.Errorf("%s: %+v", m.Name, in)
 		}
 		var v adminView
@@ -212,7 +212,7 @@ func TestLiveLifecycle(t *testing.T) {
 			}
 		}
 		wantGroups := []string{}
-		if m.Tags[tagRole] == "master" {
+		if m.Tags[provisioners.TagRole] == "master" {
 			wantGroups = []string{g.ID}
 		}
 		if !slices.Equal(v.ServerGroups, wantGroups) {
@@ -230,10 +230,10 @@ func TestLiveLifecycle(t *testing.T) {
 		tags map[string]string
 		want []provisioners.Instance
 	}{
-		{map[string]string{tagStack: stack}, made},
-		{map[string]string{tagStack: stack, tagRole: "master"}, made[:3]},
-		{map[string]string{tagStack: stack, "strata:index": "1"}, []provisioners.Instance{made[1], made[4]}},
-		{map[string]string{tagStack: stack + "-other"}, nil},
+		{map[string]string{provisioners.TagStack: stack}, made},
+		{map[string]string{provisioners.TagStack: stack, provisioners.TagRole: "master"}, made[:3]},
+		{map[string]string{provisioners.TagStack: stack, "strata:index": "1"}, []provisioners.Instance{made[1], made[4]}},
+		{map[string]string{provisioners.TagStack: stack + "-other"}, nil},
 	} {
 		got, err := p.List(ctx, tc.tags)
 		if err != nil {
@@ -250,7 +250,7 @@ func TestLiveLifecycle(t *testing.T) {
 	}
 	t.Logf("%d servers deleted in %s", len(made), time.Since(start).Round(time.Millisecond))
 	for _, in := range made {
-		if got, err := p.Read(ctx, in.ID); err != nil || got.State != StateGone {
+		if got, err := p.Read(ctx, in.ID); err != nil || got.State != provisioners.StateGone {
 			t.Errorf("after Delete, Read(%s) = %+v, %v", in.ID, got, err)
 		}
 		if err := p.Delete(ctx, in.ID); err != nil {
@@ -260,7 +260,7 @@ func TestLiveLifecycle(t *testing.T) {
 	if left := groupsOf(t, ctx, p, stack); len(left) != 0 {
 		t.Errorf("server groups left: %+v", left)
 	}
-	if left, err := p.List(ctx, map[string]string{tagStack: stack}); err != nil || len(left) != 0 {
+	if left, err := p.List(ctx, map[string]string{provisioners.TagStack: stack}); err != nil || len(left) != 0 {
 		t.Errorf("servers left: %+v, %v", left, err)
 	}
 }
@@ -297,7 +297,7 @@ func TestLiveMissingImageAndFlavor(t *testing.T) {
 			}
 		})
 	}
-	if left, err := p.List(ctx, map[string]string{tagStack: stack}); err != nil || len(left) != 0 {
+	if left, err := p.List(ctx, map[string]string{provisioners.TagStack: stack}); err != nil || len(left) != 0 {
 		t.Errorf("servers made: %+v, %v", left, err)
 	}
 	if left := groupsOf(t, ctx, p, stack); len(left) != 0 {
@@ -342,7 +342,7 @@ func TestLiveQuota(t *testing.T) {
 	}
 	upNow := func(want []provisioners.Instance) {
 		t.Helper()
-		got, err := p.List(ctx, map[string]string{tagStack: stack})
+		got, err := p.List(ctx, map[string]string{provisioners.TagStack: stack})
 		if err != nil || !slices.Equal(ids(got), ids(want)) {
 			t.Fatalf("List = %v, %v; want the servers that came up %v", ids(got), err, ids(want))
 		}
@@ -419,7 +419,7 @@ func sweepProject(t testing.TB, p *Provisioner) {
 	t.Helper()
 	stale := map[string]bool{}
 	for _, s := range projectServers(t, p) {
-		if st := s.Metadata[tagStack]; testStack.MatchString(st) {
+		if st := s.Metadata[provisioners.TagStack]; testStack.MatchString(st) {
 			stale[st] = true
 		}
 	}
@@ -429,7 +429,7 @@ func sweepProject(t testing.TB, p *Provisioner) {
 	}
 	var left []string
 	for _, s := range projectServers(t, p) {
-		left = append(left, fmt.Sprintf("%s (%s, %s, stack %q)", s.Name, s.ID, s.Status, s.Metadata[tagStack]))
+		left = append(left, fmt.Sprintf("%s (%s, %s, stack %q)", s.Name, s.ID, s.Status, s.Metadata[provisioners.TagStack]))
 	}
 	if len(left) > 0 {
 		t.Fatalf("the project holds servers no test run of this package made, so its quota is not the test's: %s", strings.Join(left, "; "))
@@ -471,7 +471,7 @@ func TestLiveHardAntiAffinityFault(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "No valid host was found") || provisioners.IsTransient(err) {
 		t.Fatalf("Ready of member %d of a hard anti-affinity group on %d hosts: %v", hosts+1, hosts, err)
 	}
-	if got, _ := p.Read(ctx, in.ID); got.State != StateError {
+	if got, _ := p.Read(ctx, in.ID); got.State != provisioners.StateError {
 		t.Errorf("state %q, want error", got.State)
 	}
 
@@ -485,7 +485,7 @@ func TestLiveHardAntiAffinityFault(t *testing.T) {
 func TestLiveApplicationCredential(t *testing.T) {
 	t.Parallel()
 	p := openLive(t, liveConfig(t, "strata-appcred"), testSubstrate())
-	if _, err := p.List(t.Context(), map[string]string{tagStack: "none-such"}); err != nil {
+	if _, err := p.List(t.Context(), map[string]string{provisioners.TagStack: "none-such"}); err != nil {
 		t.Fatal(err)
 	}
 }

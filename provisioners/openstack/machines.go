@@ -23,22 +23,6 @@ import (
 	"github.com/stratastack/strata/stacks/schema"
 )
 
-// Tags every strata machine carries (plan.TagStack and friends).
-const (
-	tagStack = "strata:stack"
-	tagLayer = "strata:layer"
-	tagRole  = "strata:role"
-)
-
-// Instance states, substrate-neutral.
-const (
-	StatePending = "pending"
-	StateRunning = "running"
-	StateStopped = "stopped"
-	StateError   = "error"
-	StateGone    = "gone"
-)
-
 // Nova's limits: metadata keys and values (its API schema), items per
 // server (the default metadata_items quota), base64 user_data.
 const (
@@ -89,15 +73,16 @@ func userData(name string, b []byte) ([]byte, error) {
 // tagged for the same stack (a repeated or timed-out Create) is adopted
 // instead of duplicated.
 func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provisioners.Instance, error) {
-	stack := m.Tags[tagStack]
+	stack := m.Tags[provisioners.TagStack]
 	if m.Name == "" || stack == "" {
-		return provisioners.Instance{}, fmt.Errorf("openstack: machine %q needs a name and a %s tag", m.Name, tagStack)
+		return provisioners.Instance{}, fmt.Errorf("openstack: machine %q needs a name and a %s tag", m.Name, provisioners.TagStack)
 	}
 	group := groupName(m.Group)
 	tags := m.Tags
 	if group != "" {
+		// recorded so that Delete, which has only the server, can release the group
 		tags = maps.Clone(m.Tags)
-		tags[tagGroup] = group
+		tags[provisioners.TagGroup] = group
 	}
 	md, err := metadata(tags)
 	if err != nil {
@@ -167,7 +152,7 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		}
 		return provisioners.Instance{}, fail(err, "create server %q (flavor %s, image %s) in %s", m.Name, fl.Name, img.Name, p.where)
 	}
-	return provisioners.Instance{ID: s.ID, Name: m.Name, Tags: md, State: StatePending}, nil
+	return provisioners.Instance{ID: s.ID, Name: m.Name, Tags: md, State: provisioners.StatePending}, nil
 }
 
 // settingOf is a pool setting or else the substrate's, and which it was,
@@ -200,8 +185,8 @@ func (p *Provisioner) existing(ctx context.Context, name, stack string) (provisi
 		return provisioners.Instance{}, false, fail(err, "look for an existing server %q in %s", name, p.where)
 	}
 	for _, s := range found {
-		if s.Name == name && s.Metadata[tagStack] == stack {
-			if st := state(s.Status); st != StateGone && st != StateError {
+		if s.Name == name && s.Metadata[provisioners.TagStack] == stack {
+			if st := state(s.Status); st != provisioners.StateGone && st != provisioners.StateError {
 				return instance(s), true, nil
 			}
 		}
@@ -219,10 +204,10 @@ func (p *Provisioner) get(ctx context.Context, id string) (server, bool, error) 
 	if err != nil {
 		return s, false, fail(err, "read server %s in %s", id, p.where)
 	}
-	return s, state(s.Status) != StateGone, nil
+	return s, state(s.Status) != provisioners.StateGone, nil
 }
 
-// Read reports a server; one that no longer exists is StateGone, not an
+// Read reports a server; one that no longer exists is provisioners.StateGone, not an
 // error.
 func (p *Provisioner) Read(ctx context.Context, id string) (provisioners.Instance, error) {
 	s, ok, err := p.get(ctx, id)
@@ -230,7 +215,7 @@ func (p *Provisioner) Read(ctx context.Context, id string) (provisioners.Instanc
 		return provisioners.Instance{}, err
 	}
 	if !ok {
-		return provisioners.Instance{ID: id, State: StateGone}, nil
+		return provisioners.Instance{ID: id, State: provisioners.StateGone}, nil
 	}
 	return instance(s), nil
 }
@@ -371,8 +356,8 @@ func (p *Provisioner) Delete(ctx context.Context, id string) error {
 	if err != nil || !ok {
 		return err
 	}
-	if s.Metadata[tagStack] == "" {
-		return fmt.Errorf("openstack: refusing to delete server %q (%s): it carries no %s metadata, so strata did not make it", s.Name, id, tagStack)
+	if s.Metadata[provisioners.TagStack] == "" {
+		return fmt.Errorf("openstack: refusing to delete server %q (%s): it carries no %s metadata, so strata did not make it", s.Name, id, provisioners.TagStack)
 	}
 	if err := servers.Delete(ctx, p.compute, id).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 		return fail(err, "delete server %q (%s) in %s", s.Name, id, p.where)
@@ -399,7 +384,7 @@ func (p *Provisioner) Delete(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	}
-	if group := s.Metadata[tagGroup]; group != "" {
+	if group := s.Metadata[provisioners.TagGroup]; group != "" {
 		return p.releaseGroup(ctx, group, id)
 	}
 	return nil
@@ -416,7 +401,7 @@ func (p *Provisioner) List(ctx context.Context, tags map[string]string) ([]provi
 			return false, err
 		}
 		for _, s := range ss {
-			if s.Metadata[tagStack] == "" || state(s.Status) == StateGone || !matches(s.Metadata, tags) {
+			if s.Metadata[provisioners.TagStack] == "" || state(s.Status) == provisioners.StateGone || !matches(s.Metadata, tags) {
 				continue
 			}
 			out = append(out, instance(s))
@@ -451,15 +436,15 @@ func instance(s server) provisioners.Instance {
 func state(status string) string {
 	switch status {
 	case "ACTIVE", "REBOOT", "HARD_REBOOT", "RESIZE", "VERIFY_RESIZE", "REVERT_RESIZE", "MIGRATING", "PASSWORD", "RESCUE":
-		return StateRunning
+		return provisioners.StateRunning
 	case "SHUTOFF", "STOPPED", "SUSPENDED", "PAUSED", "SHELVED", "SHELVED_OFFLOADED":
-		return StateStopped
+		return provisioners.StateStopped
 	case "ERROR":
-		return StateError
+		return provisioners.StateError
 	case "DELETED", "SOFT_DELETED":
-		return StateGone
+		return provisioners.StateGone
 	}
-	return StatePending // BUILD, REBUILD, UNKNOWN
+	return provisioners.StatePending // BUILD, REBUILD, UNKNOWN
 }
 
 // addresses are the server's IPs, the ones peers reach it by first:

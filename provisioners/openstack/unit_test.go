@@ -191,7 +191,7 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 		fmt.Fprint(w, `{"server": {"id": "s1", "name": "n", "status": "ACTIVE", "metadata": {"strata:stack": "x"}}}`)
 	})
 	in, err := p.Read(t.Context(), "s1")
-	if err != nil || in.State != StateRunning || calls.Load() != 3 {
+	if err != nil || in.State != provisioners.StateRunning || calls.Load() != 3 {
 		t.Fatalf("Read = %+v, %v after %d calls", in, err, calls.Load())
 	}
 
@@ -250,7 +250,7 @@ func TestReadyErrorFault(t *testing.T) {
 		t.Fatalf("Ready after a quota recheck: %v (deleted %v)", err, deleted)
 	}
 	// Gone is gone.
-	if in, err := p.Read(t.Context(), "s1"); err != nil || in.State != StateGone {
+	if in, err := p.Read(t.Context(), "s1"); err != nil || in.State != provisioners.StateGone {
 		t.Errorf("Read of a deleted server: %+v %v", in, err)
 	}
 	if _, err := p.Ready(t.Context(), "s1"); err == nil || !strings.Contains(err.Error(), "is gone") {
@@ -347,9 +347,9 @@ func TestAddressesAndStates(t *testing.T) {
 		t.Errorf("network none: %v", got)
 	}
 	for status, want := range map[string]string{
-		"BUILD": StatePending, "REBUILD": StatePending, "UNKNOWN": StatePending, "ACTIVE": StateRunning, "REBOOT": StateRunning,
-		"VERIFY_RESIZE": StateRunning, "SHUTOFF": StateStopped, "SUSPENDED": StateStopped, "SHELVED_OFFLOADED": StateStopped,
-		"PAUSED": StateStopped, "ERROR": StateError, "DELETED": StateGone, "SOFT_DELETED": StateGone,
+		"BUILD": provisioners.StatePending, "REBUILD": provisioners.StatePending, "UNKNOWN": provisioners.StatePending, "ACTIVE": provisioners.StateRunning, "REBOOT": provisioners.StateRunning,
+		"VERIFY_RESIZE": provisioners.StateRunning, "SHUTOFF": provisioners.StateStopped, "SUSPENDED": provisioners.StateStopped, "SHELVED_OFFLOADED": provisioners.StateStopped,
+		"PAUSED": provisioners.StateStopped, "ERROR": provisioners.StateError, "DELETED": provisioners.StateGone, "SOFT_DELETED": provisioners.StateGone,
 	} {
 		if got := state(status); got != want {
 			t.Errorf("state(%s) = %s, want %s", status, got, want)

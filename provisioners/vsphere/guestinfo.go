@@ -19,16 +19,6 @@ const (
 	strataTagPrefix = "strata:"
 	tagKeyPrefix    = "guestinfo.strata.tags."
 	userTagPrefix   = "guestinfo.strata.usertags."
-	tagStack        = "strata:stack" // the tag every strata machine carries (plan.TagStack)
-)
-
-// Instance states, substrate-neutral.
-const (
-	StatePending = "pending"
-	StateRunning = "running"
-	StateStopped = "stopped"
-	StateError   = "error"
-	StateGone    = "gone"
 )
 
 // tagKey is the ExtraConfig key that holds tag.
@@ -118,17 +108,17 @@ func instance(vm mo.VirtualMachine) provisioners.Instance {
 	in.Addresses = addresses(vm.Guest)
 	switch vm.Runtime.PowerState {
 	case types.VirtualMachinePowerStatePoweredOn:
-		in.State = StatePending
+		in.State = provisioners.StatePending
 		if len(in.Addresses) > 0 {
-			in.State = StateRunning
+			in.State = provisioners.StateRunning
 		}
 	case types.VirtualMachinePowerStatePoweredOff, types.VirtualMachinePowerStateSuspended:
-		in.State = StateStopped
+		in.State = provisioners.StateStopped
 	default:
-		in.State = StatePending
+		in.State = provisioners.StatePending
 	}
 	if cs := vm.Runtime.ConnectionState; cs != "" && cs != types.VirtualMachineConnectionStateConnected {
-		in.State = StateError
+		in.State = provisioners.StateError
 	}
 	return in
 }

@@ -20,9 +20,9 @@ import (
 // that name already in the folder (a crashed or repeated run) is adopted
 // instead, as long as it belongs to the same stack.
 func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provisioners.Instance, error) {
-	stack := m.Tags[tagStack]
+	stack := m.Tags[provisioners.TagStack]
 	if m.Name == "" || stack == "" {
-		return provisioners.Instance{}, fmt.Errorf("vsphere: machine %q needs a name and a %s tag", m.Name, tagStack)
+		return provisioners.Instance{}, fmt.Errorf("vsphere: machine %q needs a name and a %s tag", m.Name, provisioners.TagStack)
 	}
 	ec, err := extraConfig(m)
 	if err != nil {
@@ -106,7 +106,7 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		return provisioners.Instance{}, fmt.Errorf("vsphere: clone %q returned %T, not a VM reference", m.Name, info.Result)
 	}
 	p.setCustomAttributes(ctx, ref, m.Tags)
-	return provisioners.Instance{ID: ref.Value, Name: m.Name, Tags: maps.Clone(m.Tags), State: StatePending}, nil
+	return provisioners.Instance{ID: ref.Value, Name: m.Name, Tags: maps.Clone(m.Tags), State: provisioners.StatePending}, nil
 }
 
 // adopt returns the VM that already holds a machine's name in its stack
@@ -119,9 +119,9 @@ func (p *Provisioner) adopt(ctx context.Context, ref types.ManagedObjectReferenc
 	switch {
 	case err != nil:
 		return in, err
-	case in.State == StateGone: // deleted since the clone failed: cloning again will do
+	case in.State == provisioners.StateGone: // deleted since the clone failed: cloning again will do
 		return in, provisioners.Transient(fmt.Errorf("vsphere: VM %q (%s) vanished while being adopted", name, ref.Value))
-	case in.Tags[tagStack] != stack:
+	case in.Tags[provisioners.TagStack] != stack:
 		return provisioners.Instance{}, fmt.Errorf("vsphere: a VM named %q (%s) is already in folder strata-%s but was not made by strata for stack %q; rename or remove it", name, ref.Value, stack, stack)
 	}
 	return in, nil
@@ -142,13 +142,13 @@ func (p *Provisioner) setCustomAttributes(ctx context.Context, ref types.Managed
 	}
 }
 
-// Read reports a VM; one that no longer exists is StateGone, not an error.
+// Read reports a VM; one that no longer exists is provisioners.StateGone, not an error.
 func (p *Provisioner) Read(ctx context.Context, id string) (provisioners.Instance, error) {
 	ref := vmRef(id)
 	var vm mo.VirtualMachine
 	err := property.DefaultCollector(p.client).RetrieveOne(ctx, ref, vmProps(), &vm)
 	if fault.Is(err, &types.ManagedObjectNotFound{}) {
-		return provisioners.Instance{ID: id, State: StateGone}, nil
+		return provisioners.Instance{ID: id, State: provisioners.StateGone}, nil
 	}
 	if err != nil {
 		return provisioners.Instance{}, fail(err, "read VM %s", id)
@@ -164,13 +164,13 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 		return in, err
 	}
 	switch in.State {
-	case StateRunning:
+	case provisioners.StateRunning:
 		return in, nil
-	case StateGone:
+	case provisioners.StateGone:
 		return in, fmt.Errorf("vsphere: VM %s is gone", id)
-	case StateError:
+	case provisioners.StateError:
 		return in, fmt.Errorf("vsphere: VM %s (%s) is not usable: vCenter reports it disconnected, orphaned or inaccessible", in.Name, id)
-	case StateStopped:
+	case provisioners.StateStopped:
 		vm := object.NewVirtualMachine(p.client, vmRef(id))
 		task, err := vm.PowerOn(ctx)
 		if err == nil {
@@ -209,7 +209,7 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 	case errors.Is(wctx.Err(), context.DeadlineExceeded):
 		return in, fmt.Errorf("vsphere: VM %s (%s) reported no IP address within %s; the template needs VMware Tools (open-vm-tools) and the network DHCP", in.Name, id, p.readyTimeout)
 	case fault.Is(err, &types.ManagedObjectNotFound{}):
-		return provisioners.Instance{ID: id, State: StateGone}, fmt.Errorf("vsphere: VM %s (%s) was removed while starting", in.Name, id)
+		return provisioners.Instance{ID: id, State: provisioners.StateGone}, fmt.Errorf("vsphere: VM %s (%s) was removed while starting", in.Name, id)
 	}
 	return in, fail(err, "wait for VM %s (%s) to start", in.Name, id)
 }
@@ -219,11 +219,11 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 // take someone else's VM.
 func (p *Provisioner) Delete(ctx context.Context, id string) error {
 	in, err := p.Read(ctx, id)
-	if err != nil || in.State == StateGone {
+	if err != nil || in.State == provisioners.StateGone {
 		return err
 	}
-	if _, ok := in.Tags[tagStack]; !ok {
-		return fmt.Errorf("vsphere: refusing to delete VM %s (%s): it carries no %s tag, so strata did not make it", in.Name, id, tagStack)
+	if _, ok := in.Tags[provisioners.TagStack]; !ok {
+		return fmt.Errorf("vsphere: refusing to delete VM %s (%s): it carries no %s tag, so strata did not make it", in.Name, id, provisioners.TagStack)
 	}
 	// Powering off an already-off VM fails harmlessly; asking is cheaper
 	// than reading the power state first.

@@ -160,7 +160,7 @@ func TestLifecycle(t *testing.T) {
 	tmpl := vmInfo(t, c, mustTemplate(t, c))
 	for i, in := range made {
 		m := machine("lab", "workers", i)
-		if in.ID == "" || in.Name != m.Name || in.State != StatePending || in.Tags["strata:index"] != strconv.Itoa(i) {
+		if in.ID == "" || in.Name != m.Name || in.State != provisioners.StatePending || in.Tags["strata:index"] != strconv.Itoa(i) {
 			t.Errorf("Create %d = %+v", i, in)
 		}
 		vm := vmInfo(t, c, in.ID)
@@ -217,7 +217,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("List = %v, want %v", ids(listed), ids(made))
 	}
 	for _, in := range listed {
-		if in.Tags["strata:role"] != "worker" || in.State != StatePending && in.State != StateRunning {
+		if in.Tags["strata:role"] != "worker" || in.State != provisioners.StatePending && in.State != provisioners.StateRunning {
 			t.Errorf("listed %+v", in)
 		}
 	}
@@ -231,7 +231,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, in := range ready {
-		if in.State != StateRunning || len(in.Addresses) == 0 || seen[in.Addresses[0]] {
+		if in.State != provisioners.StateRunning || len(in.Addresses) == 0 || seen[in.Addresses[0]] {
 			t.Errorf("Ready = %+v (addresses must be distinct)", in)
 			continue
 		}
@@ -244,13 +244,13 @@ func TestLifecycle(t *testing.T) {
 	if left, err := p.List(ctx, map[string]string{"strata:stack": "lab"}); err != nil || len(left) != 0 {
 		t.Errorf("after Delete, List = %v, %v", left, err)
 	}
-	if in, err := p.Read(ctx, made[0].ID); err != nil || in.State != StateGone {
+	if in, err := p.Read(ctx, made[0].ID); err != nil || in.State != provisioners.StateGone {
 		t.Errorf("Read deleted = %+v, %v", in, err)
 	}
 	if err := p.Delete(ctx, made[0].ID); err != nil {
 		t.Errorf("deleting a deleted VM: %v", err)
 	}
-	if in, err := p.Read(ctx, other.ID); err != nil || in.State != StatePending && in.State != StateRunning {
+	if in, err := p.Read(ctx, other.ID); err != nil || in.State != provisioners.StatePending && in.State != provisioners.StateRunning {
 		t.Errorf("other stack's VM: %+v, %v", in, err)
 	}
 }
@@ -457,10 +457,10 @@ func TestReadyTimeout(t *testing.T) {
 	if task, err := vm.PowerOff(ctx); err != nil || task.Wait(ctx) != nil {
 		t.Fatal(err)
 	}
-	if in, _ := p.Read(ctx, first[0].ID); in.State != StateStopped || len(in.Addresses) != 0 {
+	if in, _ := p.Read(ctx, first[0].ID); in.State != provisioners.StateStopped || len(in.Addresses) != 0 {
 		t.Errorf("powered off: %+v", in)
 	}
-	if in, err := p.Ready(ctx, first[0].ID); err != nil || in.State != StateRunning || in.Addresses[0] != "10.9.0.1" {
+	if in, err := p.Ready(ctx, first[0].ID); err != nil || in.State != provisioners.StateRunning || in.Addresses[0] != "10.9.0.1" {
 		t.Errorf("Ready after power-off = %+v, %v", in, err)
 	}
 }

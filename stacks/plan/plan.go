@@ -5,17 +5,9 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/layers"
-)
-
-// Tag keys every machine carries on every substrate.
-const (
-	TagStack = "strata:stack"
-	TagPool  = "strata:pool"
-	TagIndex = "strata:index"
-	TagLayer = "strata:layer"
-	TagRole  = "strata:role"
 )
 
 // Plan is what a stack will make, in the order it is made.
@@ -144,9 +136,9 @@ func Name(stack, pool string, index int) string {
 }
 
 func machine(stack string, pool *stacks.Pool, idx int, layer, role string, roleIdx int) Machine {
-	tags := map[string]string{TagStack: stack, TagPool: pool.Name, TagIndex: strconv.Itoa(idx)}
+	tags := map[string]string{provisioners.TagStack: stack, provisioners.TagPool: pool.Name, provisioners.TagIndex: strconv.Itoa(idx)}
 	if role != "" {
-		tags[TagLayer], tags[TagRole] = layer, role
+		tags[provisioners.TagLayer], tags[provisioners.TagRole] = layer, role
 	}
 	return Machine{
 		Name: Name(stack, pool.Name, idx), Pool: pool.Name, Index: idx,

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stratastack/strata/internal/catalog"
+	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/layers/layertest"
 	"github.com/stratastack/strata/stacks/plan"
@@ -55,7 +56,7 @@ func TestContractPlan(t *testing.T) {
 		if !ok || m.Name != w.name || m.Layer != w.layer || m.Role != w.role {
 			t.Errorf("%s/%d = %+v, want %s %s/%s", w.pool, w.index, m, w.name, w.layer, w.role)
 		}
-		if m.Tags[plan.TagStack] != "edge-1" || m.Tags[plan.TagPool] != w.pool || m.Tags[plan.TagRole] != w.role {
+		if m.Tags[provisioners.TagStack] != "edge-1" || m.Tags[provisioners.TagPool] != w.pool || m.Tags[provisioners.TagRole] != w.role {
 			t.Errorf("%s tags %v", m.Name, m.Tags)
 		}
 	}
