@@ -15,7 +15,7 @@ import (
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/mo"
 
-	"github.com/stratastack/strata/internal/vcsim"
+	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 )
 
 const cliStack = `stack {

@@ -16,8 +16,8 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 
 	"github.com/stratastack/strata/internal/secrets"
-	"github.com/stratastack/strata/internal/vcsim"
 	"github.com/stratastack/strata/provider"
+	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 )
 
 // Helpers for the provider's acceptance tests: a vSphere simulator per

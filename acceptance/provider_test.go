@@ -26,9 +26,9 @@ import (
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/internal/secrets"
-	"github.com/stratastack/strata/internal/vcsim"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/vsphere"
+	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
 )

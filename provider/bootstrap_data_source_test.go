@@ -15,8 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/stratastack/strata/internal/catalog"
-	"github.com/stratastack/strata/internal/fakesub"
 	"github.com/stratastack/strata/internal/secrets"
+	"github.com/stratastack/strata/provisioners/fakesub"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
 )

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
-	"github.com/stratastack/strata/internal/fakesub"
+	"github.com/stratastack/strata/provisioners/fakesub"
 )
 
 // testProvider is the provider with its substrates served by mem, an

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
-	"github.com/stratastack/strata/internal/fakesub"
+	"github.com/stratastack/strata/provisioners/fakesub"
 	"github.com/stratastack/strata/provisioners/openstack"
 )
 

@@ -16,12 +16,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/stratastack/strata/internal/fakesub"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/fakesub"
 )
 
 // The tests here run the real terraform binary against the provider with an
-// in-memory substrate (internal/fakesub); acceptance/ runs the same resource
+// in-memory substrate (provisioners/fakesub); acceptance/ runs the same resource
 // against the vSphere simulator.
 
 const testStack = `stack {

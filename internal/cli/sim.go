@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/stratastack/strata/internal/vcsim"
+	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 )
 
 // Sim runs a substrate simulator until ctx ends, printing the environment

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/stratastack/strata/internal/catalog"
-	"github.com/stratastack/strata/internal/fakesub"
+	"github.com/stratastack/strata/provisioners/fakesub"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/layers/layertest"
 	"github.com/stratastack/strata/stacks/plan"

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stratastack/strata/internal/fakesub"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/fakesub"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/layers/layertest"
 )

@@ -19,8 +19,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/gophercloud/gophercloud/v2/openstack/utils"
-	"github.com/stratastack/strata/internal/memo"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/memo"
 	"github.com/stratastack/strata/stacks/schema"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/stratastack/strata/internal/vcsim"
+	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 )
 
 func TestWaitTask(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratastack/strata/internal/memo"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/memo"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/vmware/govmomi/fault"
 	"github.com/vmware/govmomi/find"

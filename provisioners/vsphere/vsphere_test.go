@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastack/strata/internal/vcsim"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/stratastack/strata/internal/atomicfile"
-	"github.com/stratastack/strata/internal/netns"
+	"github.com/stratastack/strata/provisioners/baremetal/netns"
 )
 
 // requirement is a program or file the lab needs, and the Debian package

@@ -18,8 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stratastack/strata/internal/netns"
 	"github.com/stratastack/strata/provisioners/baremetal/ipmisim"
+	"github.com/stratastack/strata/provisioners/baremetal/netns"
 )
 
 // supervisor is the lab's long-running process: the parent of the boot

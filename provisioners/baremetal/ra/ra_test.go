@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastack/strata/internal/netns"
-	"github.com/stratastack/strata/internal/netns/netnstest"
+	"github.com/stratastack/strata/provisioners/baremetal/netns"
+	"github.com/stratastack/strata/provisioners/baremetal/netns/netnstest"
 )
 
 func TestAdvertisement(t *testing.T) {

@@ -20,10 +20,10 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/stratastack/strata/internal/marathon"
 	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/stacks/layers"
 	"github.com/stratastack/strata/stacks/layers/layertest"
+	"github.com/stratastack/strata/stacks/layers/marathon"
 	"github.com/stratastack/strata/stacks/schema"
 )
 

@@ -8,8 +8,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/stratastack/strata/internal/marathon"
 	"github.com/stratastack/strata/stacks/layers"
+	"github.com/stratastack/strata/stacks/layers/marathon"
 )
 
 // On mesos every Kubernetes node is a kind-style node container: systemd,

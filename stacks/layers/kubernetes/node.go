@@ -7,8 +7,8 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/stratastack/strata/internal/cloudinit"
 	"github.com/stratastack/strata/stacks/layers"
+	"github.com/stratastack/strata/stacks/layers/cloudinit"
 )
 
 const (

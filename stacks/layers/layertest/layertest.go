@@ -19,8 +19,8 @@ import (
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/stratastack/strata/internal/marathon/contract"
 	"github.com/stratastack/strata/internal/secrets"
+	"github.com/stratastack/strata/stacks/layers/marathon/contract"
 )
 
 // Secrets is a fixed seed so golden files are stable.
@@ -94,7 +94,7 @@ func Kubernetes(t testing.TB, body []byte) []runtime.Object {
 }
 
 // Marathon holds a rendered Marathon app or group definition to the
-// published Marathon v2 contract (internal/marathon/contract): field
+// published Marathon v2 contract (stacks/layers/marathon/contract): field
 // types, required fields, allowed values, patterns and ranges, as
 // POST /v2/apps (App) and POST /v2/groups (GroupUpdate) take them. It is
 // stricter than the contract in one way: a field no type of the contract

@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/stratastack/strata/internal/cloudinit"
 	"github.com/stratastack/strata/stacks/layers"
+	"github.com/stratastack/strata/stacks/layers/cloudinit"
 )
 
 // Paths on a node.

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stratastack/strata/internal/marathon"
 	"github.com/stratastack/strata/stacks/layers"
+	"github.com/stratastack/strata/stacks/layers/marathon"
 )
 
 // doneFile marks a one-time step as finished; its COMMAND health check

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/stratastack/strata/internal/cloudinit"
 	"github.com/stratastack/strata/stacks/layers"
+	"github.com/stratastack/strata/stacks/layers/cloudinit"
 )
 
 // The Ubuntu Cloud Archive and its signing key ("Canonical Cloud Archive

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/stratastack/strata/internal/netns"
+	"github.com/stratastack/strata/provisioners/baremetal/netns"
 )
 
 // Scratch creates a namespace for one test and deletes it when the test

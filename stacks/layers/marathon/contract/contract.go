@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/stratastack/strata/internal/raml"
+	"github.com/stratastack/strata/stacks/layers/marathon/raml"
 )
 
 // files is the copied contract. It is read-only; each Load parses it anew.

@@ -4,8 +4,8 @@ import (
 	"net"
 	"testing"
 
-	"github.com/stratastack/strata/internal/netns"
-	"github.com/stratastack/strata/internal/netns/netnstest"
+	"github.com/stratastack/strata/provisioners/baremetal/netns"
+	"github.com/stratastack/strata/provisioners/baremetal/netns/netnstest"
 )
 
 func TestAddDoDelete(t *testing.T) {

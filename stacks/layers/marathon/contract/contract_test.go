@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stratastack/strata/internal/raml"
+	"github.com/stratastack/strata/stacks/layers/marathon/raml"
 )
 
 func mustLoad(t *testing.T) *Contract {
