@@ -266,5 +266,5 @@ func (l *Layer) RenderHosted(ctx context.Context, h layers.Hosted) ([]layers.Obj
 	if err != nil {
 		return nil, err
 	}
-	return renderMesos(s, k, h)
+	return renderOnMesos(s, k, h)
 }

@@ -351,7 +351,7 @@ func (l *Layer) RenderHosted(ctx context.Context, h layers.Hosted) ([]layers.Obj
 		return nil, err
 	}
 	if h.HostKind == "kubernetes" {
-		return p.kubeObjects(h.Role, ws)
+		return p.renderOnKubernetes(h.Role, ws)
 	}
-	return p.marathonObjects(h.Role, ws)
+	return p.renderOnMesos(h.Role, ws)
 }

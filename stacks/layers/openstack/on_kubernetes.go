@@ -85,10 +85,10 @@ func prune(v any) {
 	}
 }
 
-// kubeObjects renders a role as Kubernetes objects in namespace
+// renderOnKubernetes renders a role as Kubernetes objects in namespace
 // <stack>-<layer>: the namespace, the role's Secret and ConfigMap, then a
 // Service and a workload object per workload.
-func (p *plan) kubeObjects(role string, ws []workload) ([]layers.Object, error) {
+func (p *plan) renderOnKubernetes(role string, ws []workload) ([]layers.Object, error) {
 	files := p.roleFiles(role)
 	names := roleSecrets(role, true)
 	vals := p.secrets(names)

@@ -29,11 +29,11 @@ func mib(size string) int {
 	return n * 1024
 }
 
-// marathonObjects renders a role as one Marathon group,
+// renderOnMesos renders a role as one Marathon group,
 // /<stack>/<layer>/<role>, of one app per process. Marathon has no
 // ConfigMaps or Secrets: files and secrets travel in each app's
 // environment, so the group is sensitive.
-func (p *plan) marathonObjects(role string, ws []workload) ([]layers.Object, error) {
+func (p *plan) renderOnMesos(role string, ws []workload) ([]layers.Object, error) {
 	files := p.roleFiles(role)
 	names := roleSecrets(role, true)
 	vals := p.secrets(names)

@@ -39,20 +39,20 @@ func (l *Layer) RenderHosted(ctx context.Context, h layers.Hosted) ([]layers.Obj
 	if cfg.image == "" {
 		return nil, fmt.Errorf("mesos: artifact %q is a package; roles hosted on kubernetes need a container image artifact", cfg.pkgURL)
 	}
-	k := kube{h: h, cfg: cfg, ns: dnsLabel(h.Stack + "-" + h.Name)}
+	k := onKubernetes{h: h, cfg: cfg, ns: dnsLabel(h.Stack + "-" + h.Name)}
 	if h.Role == RoleMaster {
 		return k.master()
 	}
 	return k.agent()
 }
 
-type kube struct {
+type onKubernetes struct {
 	h   layers.Hosted
 	cfg config
 	ns  string
 }
 
-func (k kube) labels(role string) map[string]string {
+func (k onKubernetes) labels(role string) map[string]string {
 	l := k.selector(role)
 	l["app.kubernetes.io/part-of"] = k.h.Stack
 	l["app.kubernetes.io/managed-by"] = "strata"
@@ -60,7 +60,7 @@ func (k kube) labels(role string) map[string]string {
 	return l
 }
 
-func (k kube) selector(role string) map[string]string {
+func (k onKubernetes) selector(role string) map[string]string {
 	return map[string]string{
 		"app.kubernetes.io/name":      Kind,
 		"app.kubernetes.io/instance":  dnsLabel(k.h.Name),
@@ -68,13 +68,13 @@ func (k kube) selector(role string) map[string]string {
 	}
 }
 
-func (k kube) meta(name, role string) metav1.ObjectMeta {
+func (k onKubernetes) meta(name, role string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: k.ns, Labels: k.labels(role)}
 }
 
 // podHosts are the masters' stable DNS names through their headless
 // Service, as seen from inside the cluster.
-func (k kube) podHosts(n int) []string {
+func (k onKubernetes) podHosts(n int) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = fmt.Sprintf("%s-%d.%s.%s.svc", RoleMaster, i, RoleMaster, k.ns)
@@ -82,14 +82,14 @@ func (k kube) podHosts(n int) []string {
 	return out
 }
 
-func (k kube) namespace() corev1.Namespace {
+func (k onKubernetes) namespace() corev1.Namespace {
 	return corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: k.ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "strata", "app.kubernetes.io/part-of": k.h.Stack}},
 	}
 }
 
-func (k kube) master() ([]layers.Object, error) {
+func (k onKubernetes) master() ([]layers.Object, error) {
 	n := k.h.Count
 	hosts := k.podHosts(n)
 	self := fmt.Sprintf("$(POD_NAME).%s.%s.svc", RoleMaster, k.ns)
@@ -253,7 +253,7 @@ func (k kube) master() ([]layers.Object, error) {
 	return objects(list...)
 }
 
-func (k kube) agent() ([]layers.Object, error) {
+func (k onKubernetes) agent() ([]layers.Object, error) {
 	masters := sortedMembers(k.h.Members[RoleMaster])
 	if len(masters) == 0 {
 		return nil, fmt.Errorf("mesos: layer %q has no master members", k.h.Name)

@@ -145,7 +145,7 @@ func nodeApp(s *settings, id, role string, instances int, files []hostFile, unit
 	}
 }
 
-func renderMesos(s *settings, k *keys, h layers.Hosted) ([]layers.Object, error) {
+func renderOnMesos(s *settings, k *keys, h layers.Hosted) ([]layers.Object, error) {
 	base := "/" + h.Stack + "/" + h.Name
 	kn := node{kindNode: true}
 	patch := hostFile{kindPatchDir + "/kubeletconfiguration+merge.yaml", "0644", kubeletPatch}
