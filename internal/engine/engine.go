@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -191,21 +192,37 @@ func (e *Engine) openLayer(ctx context.Context, p *plan.Plan, sec layers.Secrets
 // awaitLayer opens the layer substrate of key for an apply, once the
 // layer's machines are up: it keeps trying while the layer does not answer
 // yet (transient errors), up to Options.LayerTimeout.
-func (e *Engine) awaitLayer(ctx context.Context, p *plan.Plan, sec layers.Secrets, key string, known plan.Addresses) (*substrate, error) {
-	ctx, cancel := context.WithTimeout(ctx, e.opts.LayerTimeout)
+func (e *Engine) awaitLayer(parent context.Context, p *plan.Plan, sec layers.Secrets, key string, known plan.Addresses) (*substrate, error) {
+	ctx, cancel := context.WithTimeout(parent, e.opts.LayerTimeout)
 	defer cancel()
+	var last error // what the layer last answered: the timeout error carries it
+	timedOut := func() error {
+		return fmt.Errorf("%s did not answer within %s of its machines being up: %w", key, e.opts.LayerTimeout, last)
+	}
 	for attempt := 1; ; attempt++ {
 		sub, err := e.openLayer(ctx, p, sec, key, known)
-		if err == nil || !provisioners.IsTransient(err) {
-			return sub, err
+		switch {
+		case err == nil:
+			return sub, nil
+		case ctx.Err() != nil && parent.Err() == nil:
+			// The timeout ran out during this attempt, whose own error is
+			// then only the deadline's.
+			last = cmp.Or(last, err)
+			return nil, timedOut()
+		case !provisioners.IsTransient(err):
+			return nil, err
 		}
+		last = err
 		e.report(Event{Action: "wait", Machine: key, Err: err, Attempt: attempt})
 		t := time.NewTimer(min(e.opts.BaseDelay<<min(attempt-1, 6), e.opts.MaxDelay))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%s did not answer within %s of its machines being up: %w", key, e.opts.LayerTimeout, err)
+			if err := parent.Err(); err != nil {
+				return nil, err
+			}
+			return nil, timedOut()
 		}
 	}
 }
