@@ -23,9 +23,8 @@ import (
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/provisioners/baremetal"
-	bootinv "github.com/stratastack/strata/provisioners/baremetal/inventory"
+	bootapi "github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/lab"
-	"github.com/stratastack/strata/provisioners/baremetal/web"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
 )
@@ -120,7 +119,7 @@ func (l *testLab) state(t *testing.T) lab.State {
 }
 
 // machines asks the boot server's API for its machines, by name.
-func (l *testLab) machines() (map[string]web.MachineView, error) {
+func (l *testLab) machines() (map[string]bootapi.MachineView, error) {
 	req, _ := http.NewRequest(http.MethodGet, l.bootServer+"/api/v1/machines", nil)
 	req.Header.Set("Authorization", "Bearer "+l.token)
 	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
@@ -131,11 +130,11 @@ func (l *testLab) machines() (map[string]web.MachineView, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET machines: %s", resp.Status)
 	}
-	var vs []web.MachineView
+	var vs []bootapi.MachineView
 	if err := json.NewDecoder(resp.Body).Decode(&vs); err != nil {
 		return nil, err
 	}
-	out := map[string]web.MachineView{}
+	out := map[string]bootapi.MachineView{}
 	for _, v := range vs {
 		out[v.Name] = v
 	}
@@ -173,12 +172,12 @@ func (r *restarter) watch(t *testing.T, l *testLab, stop <-chan struct{}) {
 		if err != nil {
 			continue // between restarts, or not up yet
 		}
-		if ms[master].State != bootinv.StateReady {
+		if ms[master].State != bootapi.StateReady {
 			continue
 		}
 		// Registered, not further: a restart in the middle of an iPXE
 		// download would send that VM back to its BIOS for a minute.
-		if ms[agents[0]].State != bootinv.StateRegistered || ms[agents[1]].State != bootinv.StateRegistered {
+		if ms[agents[0]].State != bootapi.StateRegistered || ms[agents[1]].State != bootapi.StateRegistered {
 			continue
 		}
 		st, ok, err := lab.ReadState(l.dir)
@@ -302,7 +301,7 @@ func checkLab(t *testing.T, l *testLab, r *restarter, path string, seed *secrets
 			}
 			sum := sha256.Sum256(want.UserData)
 			ph := m.PhoneHome
-			if m.State != bootinv.StateReady || ph == nil {
+			if m.State != bootapi.StateReady || ph == nil {
 				return fmt.Errorf("%s is %s with phone-home %+v, want ready", name, m.State, ph)
 			}
 			if ph.Checksum != hex.EncodeToString(sum[:]) || ph.ChecksumMatches == nil || !*ph.ChecksumMatches {

@@ -15,8 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/stratastack/strata/provisioners/baremetal"
-	"github.com/stratastack/strata/provisioners/baremetal/inventory"
-	"github.com/stratastack/strata/provisioners/baremetal/web"
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 )
 
 var (
@@ -134,11 +133,11 @@ func replacedBy(prior, plan machineResourceModel) path.Paths {
 }
 
 func sameMAC(a, b string) bool {
-	ca, err := inventory.CanonicalMAC(a)
+	ca, err := api.CanonicalMAC(a)
 	if err != nil {
 		return false
 	}
-	cb, err := inventory.CanonicalMAC(b)
+	cb, err := api.CanonicalMAC(b)
 	return err == nil && ca == cb
 }
 
@@ -263,16 +262,16 @@ func putProfile(ctx context.Context, bs *baremetal.Provisioner, name string, pro
 
 // register registers the machine, or registers it again with its new
 // settings (the API's POST is an upsert).
-func register(ctx context.Context, bs *baremetal.Provisioner, m machineResourceModel, diags *diag.Diagnostics) (web.MachineView, bool) {
+func register(ctx context.Context, bs *baremetal.Provisioner, m machineResourceModel, diags *diag.Diagnostics) (api.MachineView, bool) {
 	mreq, d := machineRequest(ctx, m)
 	diags.Append(d...)
 	if diags.HasError() {
-		return web.MachineView{}, false
+		return api.MachineView{}, false
 	}
 	view, err := bs.Register(ctx, mreq)
 	if err != nil {
 		bootServerError(diags, "Cannot register machine "+m.Name.ValueString(), err, machineField)
-		return web.MachineView{}, false
+		return api.MachineView{}, false
 	}
 	return view, true
 }

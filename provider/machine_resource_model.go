@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/stratastack/strata/provisioners/baremetal"
-	"github.com/stratastack/strata/provisioners/baremetal/web"
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 )
 
 // machineResourceModel is strata_machine's Terraform data; this file maps it
@@ -66,8 +66,8 @@ func (m machineResourceModel) profile(ctx context.Context) (machineProfileModel,
 // profileRequest is the boot server profile for p. A null user_data is
 // sent as "": the profile is Terraform's, so absent means none (the API
 // keeps the old user-data when the field is left out).
-func profileRequest(ctx context.Context, p machineProfileModel) (web.ProfileRequest, diag.Diagnostics) {
-	req := web.ProfileRequest{Kernel: p.Kernel.ValueString(), Cmdline: p.Cmdline.ValueString()}
+func profileRequest(ctx context.Context, p machineProfileModel) (api.ProfileRequest, diag.Diagnostics) {
+	req := api.ProfileRequest{Kernel: p.Kernel.ValueString(), Cmdline: p.Cmdline.ValueString()}
 	ud := p.UserData.ValueString()
 	req.UserData = &ud
 	var diags diag.Diagnostics
@@ -77,8 +77,8 @@ func profileRequest(ctx context.Context, p machineProfileModel) (web.ProfileRequ
 	return req, diags
 }
 
-func machineRequest(ctx context.Context, m machineResourceModel) (web.MachineRequest, diag.Diagnostics) {
-	req := web.MachineRequest{
+func machineRequest(ctx context.Context, m machineResourceModel) (api.MachineRequest, diag.Diagnostics) {
+	req := api.MachineRequest{
 		Name: m.Name.ValueString(), MAC: m.MAC.ValueString(), IP: m.IP.ValueString(),
 		BMC: m.BMC.ValueString(), BMCUser: m.BMCUser.ValueString(), Profile: m.ProfileName.ValueString(),
 	}
@@ -122,7 +122,7 @@ func profileField(field string) (path.Path, bool) {
 }
 
 // record sets what the boot server decides (state and address) from v.
-func (m *machineResourceModel) record(v web.MachineView) {
+func (m *machineResourceModel) record(v api.MachineView) {
 	m.ID = types.StringValue(v.Name)
 	m.State = types.StringValue(string(v.State))
 	m.Address = optString(baremetal.Address(v))
@@ -140,7 +140,7 @@ func keep(prior types.String, got string) types.String {
 // refresh sets m from the machine as the boot server has it, keeping m's
 // spelling of values the server normalised (MAC notation, IP form, empty
 // maps).
-func (m *machineResourceModel) refresh(ctx context.Context, v web.MachineView) diag.Diagnostics {
+func (m *machineResourceModel) refresh(ctx context.Context, v api.MachineView) diag.Diagnostics {
 	var diags diag.Diagnostics
 	m.record(v)
 	m.Name = types.StringValue(v.Name)
@@ -170,7 +170,7 @@ func (m *machineResourceModel) refresh(ctx context.Context, v web.MachineView) d
 // refreshProfile sets m.Profile from p, keeping the user-data in state
 // (the boot server never returns it) unless its size shows it was changed
 // outside Terraform.
-func (m *machineResourceModel) refreshProfile(ctx context.Context, p web.ProfileView) diag.Diagnostics {
+func (m *machineResourceModel) refreshProfile(ctx context.Context, p api.ProfileView) diag.Diagnostics {
 	prior, _, diags := m.profile(ctx)
 	got := machineProfileModel{Kernel: types.StringValue(p.Kernel), Cmdline: keep(prior.Cmdline, p.Cmdline), UserData: prior.UserData}
 	if got.UserData.IsUnknown() {

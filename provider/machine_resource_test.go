@@ -28,9 +28,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/stratastack/strata/provisioners/baremetal"
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/provisioners/baremetal/ipmisim/simtest"
-	"github.com/stratastack/strata/provisioners/baremetal/web"
 )
 
 // The strata_machine tests drive the real terraform against the provider,
@@ -767,7 +767,7 @@ func TestMachineRefreshKeepsSpelling(t *testing.T) {
 		BMC: types.StringValue("ipmi://10.0.0.5"), BMCUser: types.StringNull(),
 		Labels: types.MapValueMust(types.StringType, nil),
 	}
-	v := web.MachineView{Name: "n", MAC: "52:54:00:aa:00:01", BMC: "ipmi://10.0.0.5", Profile: "n", State: inventory.StateDHCP}
+	v := api.MachineView{Name: "n", MAC: "52:54:00:aa:00:01", BMC: "ipmi://10.0.0.5", Profile: "n", State: api.StateDHCP}
 	v.IP = netip.MustParseAddr("fd00::21")
 	if d := m.refresh(ctx, v); d.HasError() {
 		t.Fatal(d)

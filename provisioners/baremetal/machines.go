@@ -8,8 +8,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/power"
-	"github.com/stratastack/strata/provisioners/baremetal/web"
 	"github.com/stratastack/strata/stacks/schema"
 )
 
@@ -71,13 +71,13 @@ func (p *Provisioner) CheckLogin(ctx context.Context, b BMC) error {
 }
 
 // PutProfile creates or replaces profile name (PUT /api/v1/profiles/NAME).
-func (p *Provisioner) PutProfile(ctx context.Context, name string, req web.ProfileRequest) error {
+func (p *Provisioner) PutProfile(ctx context.Context, name string, req api.ProfileRequest) error {
 	return p.call(ctx, http.MethodPut, "profiles/"+url.PathEscape(name), req, nil)
 }
 
 // Profile reads profile name; its user-data never comes back.
-func (p *Provisioner) Profile(ctx context.Context, name string) (web.ProfileView, error) {
-	var v web.ProfileView
+func (p *Provisioner) Profile(ctx context.Context, name string) (api.ProfileView, error) {
+	var v api.ProfileView
 	err := p.call(ctx, http.MethodGet, "profiles/"+url.PathEscape(name), nil, &v)
 	return v, err
 }
@@ -90,14 +90,14 @@ func (p *Provisioner) DeleteProfile(ctx context.Context, name string) error {
 
 // Register registers or re-registers a machine (POST /api/v1/machines, an
 // upsert). Its profile must exist.
-func (p *Provisioner) Register(ctx context.Context, req web.MachineRequest) (web.MachineView, error) {
-	var v web.MachineView
+func (p *Provisioner) Register(ctx context.Context, req api.MachineRequest) (api.MachineView, error) {
+	var v api.MachineView
 	err := p.call(ctx, http.MethodPost, "machines", req, &v)
 	return v, err
 }
 
 // Machine reads machine name.
-func (p *Provisioner) Machine(ctx context.Context, name string) (web.MachineView, error) {
+func (p *Provisioner) Machine(ctx context.Context, name string) (api.MachineView, error) {
 	return p.get(ctx, name)
 }
 
@@ -108,7 +108,7 @@ func (p *Provisioner) Deregister(ctx context.Context, name string) error {
 
 // Address is the machine's address as Read and Ready report it: its fixed
 // IP, else the one it phoned home from, else "".
-func Address(v web.MachineView) string {
+func Address(v api.MachineView) string {
 	if in := instance(v); len(in.Addresses) > 0 {
 		return in.Addresses[0]
 	}

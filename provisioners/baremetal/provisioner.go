@@ -15,9 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stratastack/strata/provisioners"
-	"github.com/stratastack/strata/provisioners/baremetal/inventory"
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/power"
-	"github.com/stratastack/strata/provisioners/baremetal/web"
 	"github.com/stratastack/strata/stacks/schema"
 )
 
@@ -186,7 +185,7 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		return provisioners.Instance{}, err
 	}
 
-	prof := web.ProfileRequest{Kernel: img.kernel, Initrd: img.initrd, Cmdline: img.cmdline}
+	prof := api.ProfileRequest{Kernel: img.kernel, Initrd: img.initrd, Cmdline: img.cmdline}
 	if utf8.Valid(m.UserData) {
 		s := string(m.UserData)
 		prof.UserData = &s
@@ -203,11 +202,11 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		labels[k] = v
 	}
 	labels[LabelMachine] = phys.name
-	req := web.MachineRequest{
+	req := api.MachineRequest{
 		Name: m.Name, MAC: phys.mac, IP: phys.address, BMC: phys.bmc, BMCUser: phys.bmcUser,
 		Profile: m.Name, Labels: labels, Tags: m.Tags,
 	}
-	var view web.MachineView
+	var view api.MachineView
 	if err := p.call(ctx, http.MethodPost, "machines", req, &view); err != nil {
 		if isStatus(err, http.StatusConflict) {
 			err = fmt.Errorf("%w (machine %q, MAC %s, is already registered on the boot server under another name: taken by another stack, or left over; delete it there first)", err, phys.name, phys.mac)
@@ -262,12 +261,12 @@ func scrub(err error, pw string) error {
 }
 
 // instance converts a boot server machine.
-func instance(v web.MachineView) provisioners.Instance {
+func instance(v api.MachineView) provisioners.Instance {
 	in := provisioners.Instance{ID: v.Name, Name: v.Name, Tags: v.Tags}
 	switch v.State {
-	case inventory.StateReady:
+	case api.StateReady:
 		in.State = provisioners.StateRunning
-	case inventory.StateError:
+	case api.StateError:
 		in.State = provisioners.StateError
 	default:
 		in.State = provisioners.StatePending
@@ -295,22 +294,22 @@ func (p *Provisioner) Read(ctx context.Context, id string) (provisioners.Instanc
 	return instance(v), nil
 }
 
-func (p *Provisioner) get(ctx context.Context, id string) (web.MachineView, error) {
-	var v web.MachineView
+func (p *Provisioner) get(ctx context.Context, id string) (api.MachineView, error) {
+	var v api.MachineView
 	err := p.call(ctx, http.MethodGet, "machines/"+url.PathEscape(id), nil, &v)
 	return v, err
 }
 
 // stuckAt says what a machine whose last boot step is st did not do.
-func stuckAt(st inventory.State) string {
+func stuckAt(st api.State) string {
 	switch st {
-	case inventory.StateRegistered:
+	case api.StateRegistered:
 		return "no DHCP seen (is DHCP reaching it? is the BMC powering it?)"
-	case inventory.StateDHCP:
+	case api.StateDHCP:
 		return "got an address but never fetched its iPXE script"
-	case inventory.StateScriptFetched:
+	case api.StateScriptFetched:
 		return "fetched its script but never its kernel"
-	case inventory.StateKernelFetched:
+	case api.StateKernelFetched:
 		return "booted its kernel but never phoned home (user-data / network in the OS?)"
 	case "":
 		return "the boot server could not be asked"
@@ -327,7 +326,7 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 	defer cancel()
 	tick := time.NewTicker(p.cfg.PollInterval)
 	defer tick.Stop()
-	var last web.MachineView
+	var last api.MachineView
 	var lastErr error
 	for {
 		v, err := p.get(tctx, id)
@@ -335,9 +334,9 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 		case err == nil:
 			last, lastErr = v, nil
 			switch v.State {
-			case inventory.StateReady:
+			case api.StateReady:
 				return instance(v), nil
-			case inventory.StateError:
+			case api.StateError:
 				return instance(v), fmt.Errorf("baremetal: machine %s: the boot server reports a boot error", id)
 			}
 		case isStatus(err, http.StatusNotFound):
@@ -355,7 +354,7 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 	}
 }
 
-func (p *Provisioner) notReady(ctx context.Context, id string, start time.Time, last web.MachineView, lastErr error) error {
+func (p *Provisioner) notReady(ctx context.Context, id string, start time.Time, last api.MachineView, lastErr error) error {
 	why := "did not phone home within " + p.cfg.ReadyTimeout.String()
 	if ctx.Err() != nil {
 		why = fmt.Sprintf("was not ready when the wait was cancelled after %s", time.Since(start).Round(time.Millisecond))
@@ -393,7 +392,7 @@ func (p *Provisioner) List(ctx context.Context, tags map[string]string) ([]provi
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var vs []web.MachineView
+	var vs []api.MachineView
 	if err := p.call(ctx, http.MethodGet, path, nil, &vs); err != nil {
 		return nil, fmt.Errorf("baremetal: listing machines: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/provisioners/baremetal/power"
 	"github.com/stratastack/strata/provisioners/baremetal/web/webtest"
@@ -210,14 +211,14 @@ var (
 
 // play is what firmware, iPXE and the booted OS do.
 func (f *fakeMachine) play(ctx context.Context) error {
-	if f.stopAfter == string(inventory.StateRegistered) {
+	if f.stopAfter == string(api.StateRegistered) {
 		return nil
 	}
 	script, err := f.fetch(ctx, http.MethodGet, f.lab.URL+"/boot.ipxe?mac="+f.mac, nil)
 	if err != nil {
 		return err
 	}
-	if f.stopAfter == string(inventory.StateDHCP) {
+	if f.stopAfter == string(api.StateDHCP) {
 		return nil
 	}
 	m := chainRE.FindStringSubmatch(script)
@@ -228,7 +229,7 @@ func (f *fakeMachine) play(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.stopAfter == string(inventory.StateScriptFetched) {
+	if f.stopAfter == string(api.StateScriptFetched) {
 		return nil
 	}
 	k := kernelRE.FindStringSubmatch(script)
@@ -238,7 +239,7 @@ func (f *fakeMachine) play(ctx context.Context) error {
 	if kern, err := f.fetch(ctx, http.MethodGet, k[1], nil); err != nil || kern != "KERNEL" {
 		return fmt.Errorf("kernel: %q, %v", kern, err)
 	}
-	if f.stopAfter == string(inventory.StateKernelFetched) {
+	if f.stopAfter == string(api.StateKernelFetched) {
 		return nil
 	}
 	ud, err := f.fetch(ctx, http.MethodGet, k[2]+"user-data", nil)
@@ -406,13 +407,13 @@ func TestCreateReadyListDelete(t *testing.T) {
 func TestReadyTimeoutNamesStep(t *testing.T) {
 	l := newLab(t)
 	tests := []struct {
-		stopAfter inventory.State
+		stopAfter api.State
 		want      string
 	}{
-		{inventory.StateRegistered, "no DHCP seen"},
-		{inventory.StateDHCP, "never fetched its iPXE script"},
-		{inventory.StateScriptFetched, "fetched its script but never its kernel"},
-		{inventory.StateKernelFetched, "never phoned home"},
+		{api.StateRegistered, "no DHCP seen"},
+		{api.StateDHCP, "never fetched its iPXE script"},
+		{api.StateScriptFetched, "fetched its script but never its kernel"},
+		{api.StateKernelFetched, "never phoned home"},
 	}
 	var ms []*fakeMachine
 	for i, tc := range tests {

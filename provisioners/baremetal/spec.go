@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/stratastack/strata/provisioners"
-	"github.com/stratastack/strata/provisioners/baremetal/inventory"
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -62,7 +62,7 @@ func bmc(v cty.Value) error { return CheckBMC(v.AsString()) }
 // strata_machine resource take it: what the boot server's inventory
 // accepts, so a MAC it would refuse at apply is caught at validate.
 func CheckMAC(s string) error {
-	if _, err := inventory.CanonicalMAC(s); err != nil {
+	if _, err := api.CanonicalMAC(s); err != nil {
 		if _, perr := net.ParseMAC(s); perr == nil {
 			return fmt.Errorf("%q is not a PXE NIC's MAC address (six bytes, unicast); write e.g. \"52:54:00:00:00:01\"", s)
 		}

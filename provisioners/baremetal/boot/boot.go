@@ -14,6 +14,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/dhcp"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/provisioners/baremetal/ra"
@@ -82,7 +83,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer store.Close()
-	progress := store.NewProgress(func(name string, st inventory.State, err error) {
+	progress := store.NewProgress(func(name string, st api.State, err error) {
 		log.Error("recording boot progress failed", "machine", name, "state", st, "err", err)
 	})
 	defer progress.Close() // before store.Close: it writes what is queued
@@ -187,7 +188,7 @@ func startDHCP(ctx context.Context, cfg Config, public string, store *inventory.
 		Observe: func(ev dhcp.Event) {
 			log.Info("dhcp", "mac", ev.MAC.String(), "request", ev.Request.String(), "reply", ev.Reply.String(), "file", ev.BootFile, "reason", ev.Reason)
 			if m, err := store.MachineByMAC(ctx, ev.MAC.String()); err == nil && ev.BootFile != "" {
-				progress.Record(m.Name, inventory.StateDHCP) // DHCP answers one packet at a time: no fsync before the reply
+				progress.Record(m.Name, api.StateDHCP) // DHCP answers one packet at a time: no fsync before the reply
 			}
 		},
 	}

@@ -7,45 +7,26 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"net/url"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 )
 
-// State is a machine's boot progress, in the order a PXE boot reaches it.
-type State string
-
-const (
-	StateRegistered    State = "registered"     // known to the boot server, not yet seen
-	StateDHCP          State = "dhcp"           // its PXE firmware or iPXE asked for an address
-	StateScriptFetched State = "script-fetched" // iPXE fetched its boot script
-	StateKernelFetched State = "kernel-fetched" // it downloaded its kernel
-	StateReady         State = "ready"          // the booted OS phoned home
-	StateError         State = "error"          // something reported a failure
+// The boot states and the records the API shows are the inventory's own.
+type (
+	State      = api.State
+	Transition = api.Transition
+	PhoneHome  = api.PhoneHome
 )
-
-// Valid reports whether s is one of the states above.
-func (s State) Valid() bool {
-	switch s {
-	case StateRegistered, StateDHCP, StateScriptFetched, StateKernelFetched, StateReady, StateError:
-		return true
-	}
-	return false
-}
 
 // maxHistory bounds a machine's transition log: a machine stuck in a reboot
 // loop would otherwise grow its record (and every rewrite of it) forever. The
 // newest entries are the ones that explain where it is stuck.
 const maxHistory = 100
-
-// Transition is one state change and when the store recorded it.
-type Transition struct {
-	State State     `json:"state"`
-	At    time.Time `json:"at"`
-}
 
 // Machine is one bare-metal machine the boot server may boot. There is
 // deliberately no BMC password field: passwords never reach the store.
@@ -68,20 +49,6 @@ type Machine struct {
 	PhoneHome *PhoneHome `json:"phone_home,omitempty"`
 	Created   time.Time  `json:"created"`
 	Updated   time.Time  `json:"updated"`
-}
-
-// PhoneHome is what a machine's booted OS reported when it phoned home.
-type PhoneHome struct {
-	At     time.Time `json:"at"`
-	Remote string    `json:"remote"`
-	// Checksum is the checksum the machine reported, if any.
-	Checksum string `json:"checksum,omitempty"`
-	// ChecksumMatches is set when Checksum looks like a SHA-256: whether it
-	// is the SHA-256 of the user-data the server holds for the machine,
-	// i.e. whether it booted with its own bootstrap.
-	ChecksumMatches *bool  `json:"checksum_matches_user_data,omitempty"`
-	BodyBytes       int    `json:"body_bytes"`
-	BodySHA256      string `json:"body_sha256"`
 }
 
 // TokenMatches reports whether tok is this machine's token. It compares in
@@ -115,20 +82,6 @@ func (m Machine) LogValue() slog.Value {
 		slog.String("profile", m.Profile), slog.String("state", string(m.State)))
 }
 
-// CanonicalMAC parses mac in any form net.ParseMAC accepts and returns it as
-// lower-case colon-separated hex, the form the index is keyed by, so DHCP's
-// chaddr and a user's "52-54-00-..." find the same machine.
-func CanonicalMAC(mac string) (string, error) {
-	hw, err := net.ParseMAC(mac)
-	if err != nil || len(hw) != 6 {
-		return "", fmt.Errorf("%w: %q is not an Ethernet MAC address; write e.g. \"52:54:00:00:00:01\"", ErrInvalid, mac)
-	}
-	if hw[0]&1 == 1 {
-		return "", fmt.Errorf("%w: %q is a multicast/broadcast address, not a NIC's MAC", ErrInvalid, mac)
-	}
-	return hw.String(), nil
-}
-
 func newToken() string {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails since Go 1.24; it crashes the program instead
@@ -139,7 +92,7 @@ func (m *Machine) validate() error {
 	if err := checkName("machine", m.Name); err != nil {
 		return err
 	}
-	mac, err := CanonicalMAC(m.MAC)
+	mac, err := api.CanonicalMAC(m.MAC)
 	if err != nil {
 		return fmt.Errorf("machine %s: %w", m.Name, err)
 	}
@@ -218,12 +171,12 @@ func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
 			}
 			m.Updated = now
 			if old.MAC != m.MAC || old.Profile != m.Profile {
-				m.transition(StateRegistered, now)
+				m.transition(api.StateRegistered, now)
 				m.PhoneHome = nil
 			}
 		} else {
 			m.Token, m.Created, m.History, m.PhoneHome = newToken(), now, nil, nil
-			m.transition(StateRegistered, now)
+			m.transition(api.StateRegistered, now)
 		}
 		if err := macs.Put([]byte(m.MAC), []byte(m.Name)); err != nil {
 			return err
@@ -254,7 +207,7 @@ func (s *Store) GetMachine(ctx context.Context, name string) (Machine, error) {
 // MachineByMAC returns the machine whose PXE NIC is mac (any common notation).
 // It reads the index, not every machine, because DHCP asks on every packet.
 func (s *Store) MachineByMAC(ctx context.Context, mac string) (Machine, error) {
-	canon, err := CanonicalMAC(mac)
+	canon, err := api.CanonicalMAC(mac)
 	if err != nil {
 		return Machine{}, err
 	}
@@ -326,7 +279,7 @@ func (s *Store) SetState(ctx context.Context, name string, st State) (Machine, e
 		return Machine{}, fmt.Errorf("%w: state %q; use registered, dhcp, script-fetched, kernel-fetched, ready or error", ErrInvalid, st)
 	}
 	return s.changeMachine(ctx, name, func(m *Machine, now time.Time) {
-		if st == StateDHCP || st == StateRegistered {
+		if st == api.StateDHCP || st == api.StateRegistered {
 			m.PhoneHome = nil // a new boot: the last report is stale
 		}
 		m.transition(st, now)
@@ -338,7 +291,7 @@ func (s *Store) SetState(ctx context.Context, name string, st State) (Machine, e
 func (s *Store) RecordPhoneHome(ctx context.Context, name string, rep PhoneHome) (Machine, error) {
 	return s.changeMachine(ctx, name, func(m *Machine, now time.Time) {
 		m.PhoneHome = &rep
-		m.transition(StateReady, now)
+		m.transition(api.StateReady, now)
 	})
 }
 

@@ -11,12 +11,14 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 )
 
 // Errors callers can test with errors.Is; the wrapped messages say what and why.
 var (
 	ErrNotFound = errors.New("not found")
-	ErrInvalid  = errors.New("invalid")
+	ErrInvalid  = api.ErrInvalid // one sentinel: the API's checks match it too
 	ErrConflict = errors.New("conflict")
 	ErrInUse    = errors.New("in use")
 	// ErrLocked means another process holds the inventory file open.

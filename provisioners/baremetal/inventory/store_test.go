@@ -16,6 +16,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 )
 
 func openTest(t *testing.T, path string, o options) *Store {
@@ -60,7 +62,7 @@ func TestMachineCRUD(t *testing.T) {
 		Name: "node-1", MAC: "52-54-00-AA-BB-01", IP: netip.MustParseAddr("10.0.0.11"),
 		BMC: "ipmi://10.0.1.11:623", BMCUser: "admin", Profile: "mesos-agent",
 		Labels: map[string]string{"rack": "a"}, Tags: map[string]string{"strata.stack": "prod", "strata.role": "agent"},
-		Token: "caller-supplied-ignored", State: StateReady,
+		Token: "caller-supplied-ignored", State: api.StateReady,
 	}
 	m := mustPut(t, s, in)
 	if m.MAC != "52:54:00:aa:bb:01" {
@@ -69,7 +71,7 @@ func TestMachineCRUD(t *testing.T) {
 	if len(m.Token) != 64 || m.Token == in.Token {
 		t.Errorf("token %q: want 64 fresh hex chars", m.Token)
 	}
-	if m.State != StateRegistered || len(m.History) != 1 {
+	if m.State != api.StateRegistered || len(m.History) != 1 {
 		t.Errorf("new machine state %s history %v", m.State, m.History)
 	}
 	mustPut(t, s, Machine{Name: "node-2", MAC: "52:54:00:aa:bb:02", Profile: "mesos-agent", Tags: map[string]string{"strata.stack": "dev"}})
@@ -164,7 +166,7 @@ func TestPutMachineValidation(t *testing.T) {
 	if _, err := s.SetState(ctx, "taken", "booting"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unknown state err = %v", err)
 	}
-	if _, err := s.SetState(ctx, "ghost", StateDHCP); !errors.Is(err, ErrNotFound) {
+	if _, err := s.SetState(ctx, "ghost", api.StateDHCP); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SetState on missing machine err = %v", err)
 	}
 }
@@ -176,17 +178,17 @@ func TestReregisterMovesMACIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := mustPut(t, s, Machine{Name: "node-1", MAC: "52:54:00:00:00:01", Profile: "mesos-agent"})
-	if _, err := s.SetState(ctx, "node-1", StateDHCP); err != nil {
+	if _, err := s.SetState(ctx, "node-1", api.StateDHCP); err != nil {
 		t.Fatal(err)
 	}
 	// Same MAC and profile (adoption after a crash): token and progress kept.
 	same := mustPut(t, s, Machine{Name: "node-1", MAC: "52:54:00:00:00:01", Profile: "mesos-agent", BMCUser: "ops"})
-	if same.Token != first.Token || same.State != StateDHCP || len(same.History) != 2 || !same.Created.Equal(first.Created) {
+	if same.Token != first.Token || same.State != api.StateDHCP || len(same.History) != 2 || !same.Created.Equal(first.Created) {
 		t.Errorf("re-register with same MAC lost state: %s token-kept=%t history=%v", same.State, same.Token == first.Token, same.History)
 	}
 	// New MAC: index moves, progress restarts, token kept.
 	moved := mustPut(t, s, Machine{Name: "node-1", MAC: "52:54:00:00:00:09", Profile: "mesos-agent"})
-	if moved.Token != first.Token || moved.State != StateRegistered {
+	if moved.Token != first.Token || moved.State != api.StateRegistered {
 		t.Errorf("after MAC change: state %s, token kept %t", moved.State, moved.Token == first.Token)
 	}
 	if _, err := s.MachineByMAC(ctx, "52:54:00:00:00:01"); !errors.Is(err, ErrNotFound) {
@@ -208,7 +210,7 @@ func TestStateTransitionsRecorded(t *testing.T) {
 	}
 	before := time.Now().UTC()
 	mustPut(t, s, Machine{Name: "node-1", MAC: "52:54:00:00:00:01", Profile: "mesos-agent"})
-	steps := []State{StateDHCP, StateScriptFetched, StateKernelFetched, StateReady}
+	steps := []State{api.StateDHCP, api.StateScriptFetched, api.StateKernelFetched, api.StateReady}
 	var last Machine
 	for _, st := range steps {
 		var err error
@@ -217,8 +219,8 @@ func TestStateTransitionsRecorded(t *testing.T) {
 		}
 	}
 	after := time.Now().UTC()
-	want := append([]State{StateRegistered}, steps...)
-	if len(last.History) != len(want) || last.State != StateReady {
+	want := append([]State{api.StateRegistered}, steps...)
+	if len(last.History) != len(want) || last.State != api.StateReady {
 		t.Fatalf("history %v, state %s", last.History, last.State)
 	}
 	for i, tr := range last.History {
@@ -229,15 +231,15 @@ func TestStateTransitionsRecorded(t *testing.T) {
 			t.Errorf("history[%d] at %v: outside [%v, %v] or out of order", i, tr.At, before, after)
 		}
 	}
-	if at, ok := last.Entered(StateKernelFetched); !ok || !at.Equal(last.History[3].At) {
+	if at, ok := last.Entered(api.StateKernelFetched); !ok || !at.Equal(last.History[3].At) {
 		t.Errorf("Entered(kernel-fetched) = %v, %t", at, ok)
 	}
-	if _, ok := last.Entered(StateError); ok {
+	if _, ok := last.Entered(api.StateError); ok {
 		t.Error("Entered(error) reported a state never reached")
 	}
 	// The log is bounded; the newest entries survive.
 	for range maxHistory + 5 {
-		if last, _ = s.SetState(ctx, "node-1", StateDHCP); last.Name == "" {
+		if last, _ = s.SetState(ctx, "node-1", api.StateDHCP); last.Name == "" {
 			t.Fatal("SetState failed")
 		}
 	}
@@ -260,14 +262,14 @@ func TestRestartKeepsEverything(t *testing.T) {
 		}
 	}
 	m := mustPut(t, s, Machine{Name: "node-1", MAC: "52:54:00:00:00:01", IP: netip.MustParseAddr("10.0.0.11"), Profile: "mesos-agent", Tags: map[string]string{"k": "v"}})
-	if m, err = s.SetState(ctx, "node-1", StateScriptFetched); err != nil {
+	if m, err = s.SetState(ctx, "node-1", api.StateScriptFetched); err != nil {
 		t.Fatal(err)
 	}
 	match := true
 	if m, err = s.RecordPhoneHome(ctx, "node-1", PhoneHome{At: time.Now().UTC(), Remote: "10.0.0.11:4000", Checksum: "abc", ChecksumMatches: &match}); err != nil {
 		t.Fatal(err)
 	}
-	if m.State != StateReady || m.PhoneHome == nil || m.PhoneHome.Checksum != "abc" {
+	if m.State != api.StateReady || m.PhoneHome == nil || m.PhoneHome.Checksum != "abc" {
 		t.Fatalf("after phone-home: state %s, report %+v", m.State, m.PhoneHome)
 	}
 	if err := s.Close(); err != nil {
@@ -407,7 +409,7 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	mustPut(t, s, Machine{Name: "shared", MAC: "52:54:00:ff:00:00", Profile: "mesos-agent"})
 	const workers, ops, sharedEvery = 8, 200, 20 // 10 shared SetStates per worker
-	states := []State{StateDHCP, StateScriptFetched, StateKernelFetched, StateReady}
+	states := []State{api.StateDHCP, api.StateScriptFetched, api.StateKernelFetched, api.StateReady}
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := range workers {
@@ -515,8 +517,8 @@ func TestPhoneHomeLifetime(t *testing.T) {
 		keep bool
 	}{
 		{"same registration", func() { mustPut(t, s, m) }, true},
-		{"kernel fetched", func() { s.SetState(ctx, "node-1", StateKernelFetched) }, true},
-		{"new DHCP", func() { s.SetState(ctx, "node-1", StateDHCP) }, false},
+		{"kernel fetched", func() { s.SetState(ctx, "node-1", api.StateKernelFetched) }, true},
+		{"new DHCP", func() { s.SetState(ctx, "node-1", api.StateDHCP) }, false},
 		{"other profile", func() { o := m; o.Profile = "other"; mustPut(t, s, o) }, false},
 	}
 	mustPut(t, s, m)
@@ -547,10 +549,10 @@ func TestProgress(t *testing.T) {
 	mustPut(t, s, Machine{Name: "node-1", MAC: "52:54:00:00:00:01", Profile: "mesos-agent"})
 	var failed []string
 	p := s.NewProgress(func(name string, st State, err error) { failed = append(failed, name+"/"+string(st)) })
-	for _, st := range []State{StateDHCP, StateDHCP, StateScriptFetched, StateKernelFetched, StateKernelFetched} {
+	for _, st := range []State{api.StateDHCP, api.StateDHCP, api.StateScriptFetched, api.StateKernelFetched, api.StateKernelFetched} {
 		p.Record("node-1", st)
 	}
-	p.Record("nope", StateDHCP)
+	p.Record("nope", api.StateDHCP)
 	p.Close()
 	m, err := s.GetMachine(ctx, "node-1")
 	if err != nil {
@@ -560,7 +562,7 @@ func TestProgress(t *testing.T) {
 	for _, h := range m.History {
 		got = append(got, h.State)
 	}
-	want := []State{StateRegistered, StateDHCP, StateScriptFetched, StateKernelFetched}
+	want := []State{api.StateRegistered, api.StateDHCP, api.StateScriptFetched, api.StateKernelFetched}
 	if !slices.Equal(got, want) {
 		t.Errorf("history %v, want %v", got, want)
 	}

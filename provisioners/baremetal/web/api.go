@@ -14,8 +14,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 )
 
@@ -43,14 +43,8 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 	})
 }
 
-type apiErrorBody struct {
-	Error string `json:"error"`
-	// Field names the request field at fault, when there is one.
-	Field string `json:"field,omitempty"`
-}
-
 func apiError(w http.ResponseWriter, status int, msg, field string) {
-	writeJSON(w, status, apiErrorBody{Error: msg, Field: field})
+	writeJSON(w, status, api.Error{Error: msg, Field: field})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -127,45 +121,13 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return false
 }
 
-// MachineView is a machine as the API shows it. It has no token field: the
-// token only ever travels inside the scripts served to the machine itself,
-// so an API client (or its logs, or Terraform state) cannot impersonate a
-// machine.
-type MachineView struct {
-	Name      string                 `json:"name"`
-	MAC       string                 `json:"mac"`
-	IP        netip.Addr             `json:"ip,omitzero"`
-	BMC       string                 `json:"bmc,omitempty"`
-	BMCUser   string                 `json:"bmc_user,omitempty"`
-	Profile   string                 `json:"profile"`
-	Labels    map[string]string      `json:"labels,omitempty"`
-	Tags      map[string]string      `json:"tags,omitempty"`
-	State     inventory.State        `json:"state"`
-	History   []inventory.Transition `json:"history"`
-	Created   time.Time              `json:"created"`
-	Updated   time.Time              `json:"updated"`
-	PhoneHome *inventory.PhoneHome   `json:"phone_home,omitempty"`
-}
-
-func (h *Handler) viewMachine(m inventory.Machine) MachineView {
-	v := MachineView{
+func (h *Handler) viewMachine(m inventory.Machine) api.MachineView {
+	v := api.MachineView{
 		Name: m.Name, MAC: m.MAC, IP: m.IP, BMC: m.BMC, BMCUser: m.BMCUser, Profile: m.Profile,
 		Labels: m.Labels, Tags: m.Tags, State: m.State, History: m.History,
 		Created: m.Created, Updated: m.Updated, PhoneHome: m.PhoneHome,
 	}
 	return v
-}
-
-// MachineRequest is the body of POST /api/v1/machines.
-type MachineRequest struct {
-	Name    string            `json:"name"`
-	MAC     string            `json:"mac"`
-	IP      string            `json:"ip,omitempty"`
-	BMC     string            `json:"bmc,omitempty"`
-	BMCUser string            `json:"bmc_user,omitempty"`
-	Profile string            `json:"profile"`
-	Labels  map[string]string `json:"labels,omitempty"`
-	Tags    map[string]string `json:"tags,omitempty"`
 }
 
 func (h *Handler) apiMachines(w http.ResponseWriter, r *http.Request) {
@@ -209,7 +171,7 @@ func (h *Handler) listMachines(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, err, "")
 		return
 	}
-	out := make([]MachineView, 0, len(ms))
+	out := make([]api.MachineView, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, h.viewMachine(m))
 	}
@@ -222,7 +184,7 @@ func (h *Handler) listMachines(w http.ResponseWriter, r *http.Request) {
 // profile changed), so a provisioner retrying after a crash needs no
 // special case.
 func (h *Handler) registerMachine(w http.ResponseWriter, r *http.Request) {
-	var req MachineRequest
+	var req api.MachineRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
@@ -232,7 +194,7 @@ func (h *Handler) registerMachine(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, err := inventory.CanonicalMAC(req.MAC); err != nil {
+	if _, err := api.CanonicalMAC(req.MAC); err != nil {
 		apiError(w, http.StatusBadRequest, "field \"mac\": "+err.Error(), "mac")
 		return
 	}
@@ -319,38 +281,9 @@ func (h *Handler) apiMachine(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ProfileView is a profile as the API shows it: user-data is write-only,
-// so only its size is shown (a hash would let anyone with the API token
-// confirm guesses of a short secret in it).
-type ProfileView struct {
-	Name          string   `json:"name"`
-	Kernel        string   `json:"kernel"`
-	Initrd        []string `json:"initrd,omitempty"`
-	Cmdline       string   `json:"cmdline,omitempty"`
-	Discovery     bool     `json:"discovery"`
-	UserDataBytes int      `json:"user_data_bytes"`
-}
-
-func viewProfile(p inventory.Profile) ProfileView {
-	return ProfileView{Name: p.Name, Kernel: p.Kernel, Initrd: p.Initrd, Cmdline: p.Cmdline,
+func viewProfile(p inventory.Profile) api.ProfileView {
+	return api.ProfileView{Name: p.Name, Kernel: p.Kernel, Initrd: p.Initrd, Cmdline: p.Cmdline,
 		Discovery: p.Discovery, UserDataBytes: len(p.UserData)}
-}
-
-// ProfileRequest is the body of PUT /api/v1/profiles/<name>.
-type ProfileRequest struct {
-	// Name may be left out; if given it must match the URL.
-	Name    string   `json:"name,omitempty"`
-	Kernel  string   `json:"kernel"`
-	Initrd  []string `json:"initrd,omitempty"`
-	Cmdline string   `json:"cmdline,omitempty"`
-	// UserData is text (a cloud-config, a script). Absent (null) keeps the
-	// profile's current user-data, "" clears it: since GET never returns
-	// user-data, a client that reads, edits and writes back a profile
-	// would otherwise wipe it without noticing.
-	UserData *string `json:"user_data,omitempty"`
-	// UserDataBase64 is the alternative for binary user-data (gzip).
-	UserDataBase64 *string `json:"user_data_base64,omitempty"`
-	Discovery      bool    `json:"discovery,omitempty"`
 }
 
 func (h *Handler) apiProfiles(w http.ResponseWriter, r *http.Request) {
@@ -368,7 +301,7 @@ func (h *Handler) apiProfiles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
-	out := make([]ProfileView, 0, len(ps))
+	out := make([]api.ProfileView, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, viewProfile(p))
 	}
@@ -403,7 +336,7 @@ func (h *Handler) apiProfile(w http.ResponseWriter, r *http.Request) {
 // replaced. Two concurrent PUTs of one name may both answer 201; the store
 // itself stays consistent.
 func (h *Handler) putProfile(w http.ResponseWriter, r *http.Request, name string) {
-	var req ProfileRequest
+	var req api.ProfileRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 )
 
@@ -48,7 +49,7 @@ func TestAPIAuth(t *testing.T) {
 				if got := h.Get("WWW-Authenticate"); got != tt.wantChal {
 					t.Errorf("WWW-Authenticate %q, want %q", got, tt.wantChal)
 				}
-				var e apiErrorBody
+				var e api.Error
 				if st >= 400 && (json.Unmarshal(b, &e) != nil || e.Error == "") {
 					t.Errorf("error body is not JSON {\"error\": ...}: %s", b)
 				}
@@ -77,7 +78,7 @@ func runSteps(t *testing.T, f *fixture, steps []apiStep) {
 				t.Fatalf("%s %s: %d, want %d: %s", s.method, s.path, st, s.wantStatus, b)
 			}
 			if st >= 400 {
-				var e apiErrorBody
+				var e api.Error
 				if err := json.Unmarshal(b, &e); err != nil || e.Error == "" {
 					t.Errorf("error body is not JSON {\"error\": ...}: %s", b)
 				}
@@ -96,7 +97,7 @@ func runSteps(t *testing.T, f *fixture, steps []apiStep) {
 
 // machineNames decodes a list answer to its names.
 func machineNames(b []byte) string {
-	var ms []MachineView
+	var ms []api.MachineView
 	json.Unmarshal(b, &ms)
 	var names []string
 	for _, m := range ms {
@@ -121,18 +122,18 @@ func TestAPIMachines(t *testing.T) {
 	f.putProfile(inventory.Profile{Name: "p1", Kernel: "vmlinuz", UserData: []byte(userData)})
 	f.putProfile(inventory.Profile{Name: "p2", Kernel: "vmlinuz"})
 	tags := map[string]string{"strata:stack": "s1", "strata:pool": "a"}
-	m1 := MachineRequest{Name: "m1", MAC: "52:54:00:00:00:01", Profile: "p1", Tags: tags, BMC: "ipmi://10.0.0.9:623", BMCUser: "admin", IP: "10.0.0.11"}
-	m2 := MachineRequest{Name: "m2", MAC: "52-54-00-00-00-02", Profile: "p1", Tags: map[string]string{"strata:stack": "s1", "strata:pool": "b"}}
-	m3 := MachineRequest{Name: "m3", MAC: "52:54:00:00:00:03", Profile: "p2", Tags: map[string]string{"strata:stack": "s2"}}
+	m1 := api.MachineRequest{Name: "m1", MAC: "52:54:00:00:00:01", Profile: "p1", Tags: tags, BMC: "ipmi://10.0.0.9:623", BMCUser: "admin", IP: "10.0.0.11"}
+	m2 := api.MachineRequest{Name: "m2", MAC: "52-54-00-00-00-02", Profile: "p1", Tags: map[string]string{"strata:stack": "s1", "strata:pool": "b"}}
+	m3 := api.MachineRequest{Name: "m3", MAC: "52:54:00:00:00:03", Profile: "p2", Tags: map[string]string{"strata:stack": "s2"}}
 	m1moved := m1
 	m1moved.Profile = "p2"
 	withTokenField := `{"name":"m9","mac":"52:54:00:00:00:09","profile":"p1","token":"` + strings.Repeat("a", 64) + `"}`
 
 	runSteps(t, f, []apiStep{
 		{name: "register m1", method: "POST", path: "/api/v1/machines", body: m1, wantStatus: 201, check: func(b []byte) any {
-			var v MachineView
+			var v api.MachineView
 			json.Unmarshal(b, &v)
-			if v.Name != "m1" || v.State != inventory.StateRegistered || v.IP.String() != "10.0.0.11" || v.Tags["strata:pool"] != "a" {
+			if v.Name != "m1" || v.State != api.StateRegistered || v.IP.String() != "10.0.0.11" || v.Tags["strata:pool"] != "a" {
 				return "wrong machine view"
 			}
 			return nil
@@ -157,15 +158,15 @@ func TestAPIMachines(t *testing.T) {
 		{name: "list misspelt filter", method: "GET", path: "/api/v1/machines?tags=strata:stack=s1", wantStatus: 400, wantField: "tags"},
 		{name: "list malformed tag", method: "GET", path: "/api/v1/machines?tag=nokey", wantStatus: 400, wantField: "tag"},
 		{name: "get m1", method: "GET", path: "/api/v1/machines/m1", wantStatus: 200, check: func(b []byte) any {
-			var v MachineView
+			var v api.MachineView
 			json.Unmarshal(b, &v)
-			if v.State != inventory.StateRegistered || len(v.History) != 1 || v.BMC != "ipmi://10.0.0.9:623" {
+			if v.State != api.StateRegistered || len(v.History) != 1 || v.BMC != "ipmi://10.0.0.9:623" {
 				return "wrong state/history/bmc"
 			}
 			return nil
 		}},
 		{name: "move m1 to p2", method: "POST", path: "/api/v1/machines", body: m1moved, wantStatus: 200, check: func(b []byte) any {
-			var v MachineView
+			var v api.MachineView
 			json.Unmarshal(b, &v)
 			if v.Profile != "p2" || len(v.History) != 2 {
 				return "re-registration with another profile should restart progress"
@@ -173,13 +174,13 @@ func TestAPIMachines(t *testing.T) {
 			return nil
 		}},
 		{name: "get missing", method: "GET", path: "/api/v1/machines/nope", wantStatus: 404},
-		{name: "MAC of another machine", method: "POST", path: "/api/v1/machines", body: MachineRequest{Name: "m4", MAC: "52:54:00:00:00:01", Profile: "p1"}, wantStatus: 409, wantField: "mac"},
-		{name: "missing profile", method: "POST", path: "/api/v1/machines", body: MachineRequest{Name: "m4", MAC: "52:54:00:00:00:04", Profile: "nope"}, wantStatus: 400, wantField: "profile"},
-		{name: "no mac", method: "POST", path: "/api/v1/machines", body: MachineRequest{Name: "m4", Profile: "p1"}, wantStatus: 400, wantField: "mac"},
-		{name: "bad mac", method: "POST", path: "/api/v1/machines", body: MachineRequest{Name: "m4", MAC: "zz", Profile: "p1"}, wantStatus: 400, wantField: "mac"},
-		{name: "bad ip", method: "POST", path: "/api/v1/machines", body: MachineRequest{Name: "m4", MAC: "52:54:00:00:00:04", Profile: "p1", IP: "10.0.0.300"}, wantStatus: 400, wantField: "ip"},
-		{name: "bad bmc", method: "POST", path: "/api/v1/machines", body: MachineRequest{Name: "m4", MAC: "52:54:00:00:00:04", Profile: "p1", BMC: "10.0.0.9"}, wantStatus: 400, wantField: "bmc"},
-		{name: "bad name", method: "POST", path: "/api/v1/machines", body: MachineRequest{Name: "a/b", MAC: "52:54:00:00:00:04", Profile: "p1"}, wantStatus: 400, wantField: "name"},
+		{name: "MAC of another machine", method: "POST", path: "/api/v1/machines", body: api.MachineRequest{Name: "m4", MAC: "52:54:00:00:00:01", Profile: "p1"}, wantStatus: 409, wantField: "mac"},
+		{name: "missing profile", method: "POST", path: "/api/v1/machines", body: api.MachineRequest{Name: "m4", MAC: "52:54:00:00:00:04", Profile: "nope"}, wantStatus: 400, wantField: "profile"},
+		{name: "no mac", method: "POST", path: "/api/v1/machines", body: api.MachineRequest{Name: "m4", Profile: "p1"}, wantStatus: 400, wantField: "mac"},
+		{name: "bad mac", method: "POST", path: "/api/v1/machines", body: api.MachineRequest{Name: "m4", MAC: "zz", Profile: "p1"}, wantStatus: 400, wantField: "mac"},
+		{name: "bad ip", method: "POST", path: "/api/v1/machines", body: api.MachineRequest{Name: "m4", MAC: "52:54:00:00:00:04", Profile: "p1", IP: "10.0.0.300"}, wantStatus: 400, wantField: "ip"},
+		{name: "bad bmc", method: "POST", path: "/api/v1/machines", body: api.MachineRequest{Name: "m4", MAC: "52:54:00:00:00:04", Profile: "p1", BMC: "10.0.0.9"}, wantStatus: 400, wantField: "bmc"},
+		{name: "bad name", method: "POST", path: "/api/v1/machines", body: api.MachineRequest{Name: "a/b", MAC: "52:54:00:00:00:04", Profile: "p1"}, wantStatus: 400, wantField: "name"},
 		{name: "token is not settable", method: "POST", path: "/api/v1/machines", body: withTokenField, wantStatus: 400, wantField: "token"},
 		{name: "no BMC passwords", method: "POST", path: "/api/v1/machines", body: `{"name":"m9","mac":"52:54:00:00:00:09","profile":"p1","bmc_password":"hunter2"}`, wantStatus: 400, wantField: "bmc_password"},
 		{name: "wrong type", method: "POST", path: "/api/v1/machines", body: `{"name":"m9","mac":"52:54:00:00:00:09","profile":"p1","tags":["a"]}`, wantStatus: 400, wantField: "tags"},
@@ -209,11 +210,11 @@ func TestAPIProfiles(t *testing.T) {
 	ud := userData
 	empty := ""
 	bin := base64.StdEncoding.EncodeToString([]byte{0x1f, 0x8b, 0x08, 0x00, 0xff})
-	p1 := ProfileRequest{Kernel: "vmlinuz", Initrd: []string{"initrd.img"}, Cmdline: "console=ttyS0", UserData: &ud}
-	p1noUD := ProfileRequest{Kernel: "vmlinuz2", Cmdline: "quiet"}
+	p1 := api.ProfileRequest{Kernel: "vmlinuz", Initrd: []string{"initrd.img"}, Cmdline: "console=ttyS0", UserData: &ud}
+	p1noUD := api.ProfileRequest{Kernel: "vmlinuz2", Cmdline: "quiet"}
 	userDataBytes := func(n int) func([]byte) any {
 		return func(b []byte) any {
-			var v ProfileView
+			var v api.ProfileView
 			if err := json.Unmarshal(b, &v); err != nil || v.UserDataBytes != n {
 				return "user_data_bytes wrong"
 			}
@@ -225,27 +226,27 @@ func TestAPIProfiles(t *testing.T) {
 		{name: "replace p1", method: "PUT", path: "/api/v1/profiles/p1", body: p1, wantStatus: 200},
 		{name: "get p1", method: "GET", path: "/api/v1/profiles/p1", wantStatus: 200, check: userDataBytes(len(userData))},
 		{name: "replace p1 without user_data keeps it", method: "PUT", path: "/api/v1/profiles/p1", body: p1noUD, wantStatus: 200, check: userDataBytes(len(userData))},
-		{name: "create p2 by name in body", method: "PUT", path: "/api/v1/profiles/p2", body: ProfileRequest{Name: "p2", Kernel: "http://mirror.example/vmlinuz", Discovery: true}, wantStatus: 201},
-		{name: "binary user-data", method: "PUT", path: "/api/v1/profiles/p3", body: ProfileRequest{Kernel: "vmlinuz", UserDataBase64: &bin}, wantStatus: 201, check: userDataBytes(5)},
-		{name: "clear user-data", method: "PUT", path: "/api/v1/profiles/p3", body: ProfileRequest{Kernel: "vmlinuz", UserData: &empty}, wantStatus: 200, check: userDataBytes(0)},
+		{name: "create p2 by name in body", method: "PUT", path: "/api/v1/profiles/p2", body: api.ProfileRequest{Name: "p2", Kernel: "http://mirror.example/vmlinuz", Discovery: true}, wantStatus: 201},
+		{name: "binary user-data", method: "PUT", path: "/api/v1/profiles/p3", body: api.ProfileRequest{Kernel: "vmlinuz", UserDataBase64: &bin}, wantStatus: 201, check: userDataBytes(5)},
+		{name: "clear user-data", method: "PUT", path: "/api/v1/profiles/p3", body: api.ProfileRequest{Kernel: "vmlinuz", UserData: &empty}, wantStatus: 200, check: userDataBytes(0)},
 		{name: "list", method: "GET", path: "/api/v1/profiles", wantStatus: 200, check: func(b []byte) any {
-			var vs []ProfileView
+			var vs []api.ProfileView
 			json.Unmarshal(b, &vs)
 			if len(vs) != 3 || vs[0].Name != "p1" || vs[1].Kernel != "http://mirror.example/vmlinuz" || !vs[1].Discovery {
 				return "wrong list"
 			}
 			return nil
 		}},
-		{name: "name mismatch", method: "PUT", path: "/api/v1/profiles/p1", body: ProfileRequest{Name: "other", Kernel: "vmlinuz"}, wantStatus: 400, wantField: "name"},
-		{name: "no kernel", method: "PUT", path: "/api/v1/profiles/p4", body: ProfileRequest{}, wantStatus: 400, wantField: "kernel"},
-		{name: "kernel outside assets", method: "PUT", path: "/api/v1/profiles/p4", body: ProfileRequest{Kernel: "../../etc/shadow"}, wantStatus: 400, wantField: "kernel"},
-		{name: "kernel with space", method: "PUT", path: "/api/v1/profiles/p4", body: ProfileRequest{Kernel: "vmlinuz boot"}, wantStatus: 400, wantField: "kernel"},
-		{name: "initrd odd scheme", method: "PUT", path: "/api/v1/profiles/p4", body: ProfileRequest{Kernel: "vmlinuz", Initrd: []string{"a", "file:///x"}}, wantStatus: 400, wantField: "initrd[1]"},
-		{name: "cmdline newline", method: "PUT", path: "/api/v1/profiles/p4", body: ProfileRequest{Kernel: "vmlinuz", Cmdline: "quiet\nshell"}, wantStatus: 400, wantField: "cmdline"},
-		{name: "both user-data forms", method: "PUT", path: "/api/v1/profiles/p4", body: ProfileRequest{Kernel: "vmlinuz", UserData: &ud, UserDataBase64: &bin}, wantStatus: 400, wantField: "user_data_base64"},
+		{name: "name mismatch", method: "PUT", path: "/api/v1/profiles/p1", body: api.ProfileRequest{Name: "other", Kernel: "vmlinuz"}, wantStatus: 400, wantField: "name"},
+		{name: "no kernel", method: "PUT", path: "/api/v1/profiles/p4", body: api.ProfileRequest{}, wantStatus: 400, wantField: "kernel"},
+		{name: "kernel outside assets", method: "PUT", path: "/api/v1/profiles/p4", body: api.ProfileRequest{Kernel: "../../etc/shadow"}, wantStatus: 400, wantField: "kernel"},
+		{name: "kernel with space", method: "PUT", path: "/api/v1/profiles/p4", body: api.ProfileRequest{Kernel: "vmlinuz boot"}, wantStatus: 400, wantField: "kernel"},
+		{name: "initrd odd scheme", method: "PUT", path: "/api/v1/profiles/p4", body: api.ProfileRequest{Kernel: "vmlinuz", Initrd: []string{"a", "file:///x"}}, wantStatus: 400, wantField: "initrd[1]"},
+		{name: "cmdline newline", method: "PUT", path: "/api/v1/profiles/p4", body: api.ProfileRequest{Kernel: "vmlinuz", Cmdline: "quiet\nshell"}, wantStatus: 400, wantField: "cmdline"},
+		{name: "both user-data forms", method: "PUT", path: "/api/v1/profiles/p4", body: api.ProfileRequest{Kernel: "vmlinuz", UserData: &ud, UserDataBase64: &bin}, wantStatus: 400, wantField: "user_data_base64"},
 		{name: "bad base64", method: "PUT", path: "/api/v1/profiles/p4", body: `{"kernel":"vmlinuz","user_data_base64":"!!"}`, wantStatus: 400, wantField: "user_data_base64"},
-		{name: "bad profile name", method: "PUT", path: "/api/v1/profiles/-x", body: ProfileRequest{Kernel: "vmlinuz"}, wantStatus: 400, wantField: "name"},
-		{name: "register a user of p1", method: "POST", path: "/api/v1/machines", body: MachineRequest{Name: "m1", MAC: "52:54:00:00:00:01", Profile: "p1"}, wantStatus: 201},
+		{name: "bad profile name", method: "PUT", path: "/api/v1/profiles/-x", body: api.ProfileRequest{Kernel: "vmlinuz"}, wantStatus: 400, wantField: "name"},
+		{name: "register a user of p1", method: "POST", path: "/api/v1/machines", body: api.MachineRequest{Name: "m1", MAC: "52:54:00:00:00:01", Profile: "p1"}, wantStatus: 201},
 		{name: "delete in use", method: "DELETE", path: "/api/v1/profiles/p1", wantStatus: 409},
 		{name: "delete p3", method: "DELETE", path: "/api/v1/profiles/p3", wantStatus: 204},
 		{name: "get deleted", method: "GET", path: "/api/v1/profiles/p3", wantStatus: 404},

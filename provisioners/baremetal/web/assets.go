@@ -14,7 +14,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/stratastack/strata/provisioners/baremetal/inventory"
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 )
 
 // errRefusedPath marks an asset name refused before the file system is
@@ -101,7 +101,7 @@ func (h *Handler) machineAsset(w http.ResponseWriter, r *http.Request) {
 		}
 		kernel, isAsset := profileAsset(p.Kernel)
 		if rel, err := cleanAssetPath(r.PathValue("path")); err == nil && isAsset && rel == kernel {
-			onComplete = func() { h.setState(r, m.Name, inventory.StateKernelFetched) }
+			onComplete = func() { h.setState(r, m.Name, api.StateKernelFetched) }
 		}
 	}
 	h.serveAsset(w, r, r.PathValue("path"), onComplete)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 )
 
@@ -190,9 +191,9 @@ func TestKernelFetched(t *testing.T) {
 					t.Fatalf("wrong kernel bytes")
 				}
 			}
-			want := []inventory.State{inventory.StateRegistered}
+			want := []inventory.State{api.StateRegistered}
 			if tt.want {
-				want = append(want, inventory.StateKernelFetched)
+				want = append(want, api.StateKernelFetched)
 			}
 			f.sync()
 			f.waitStates("m1", want...)

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 )
 
@@ -26,7 +27,7 @@ const scriptType = "text/plain; charset=utf-8"
 func (h *Handler) bootScript(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	raw := r.URL.Query().Get("mac")
-	mac, err := inventory.CanonicalMAC(raw)
+	mac, err := api.CanonicalMAC(raw)
 	if err != nil {
 		// 200 with a script, not 400: iPXE only shows a script's output, and
 		// a console that says why is worth more than "Operation not
@@ -44,12 +45,12 @@ func (h *Handler) bootScript(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, "looking up MAC", err)
 		return
 	}
-	if r.Method == http.MethodGet && m.State != inventory.StateDHCP {
+	if r.Method == http.MethodGet && m.State != api.StateDHCP {
 		// iPXE asking by MAC proves the machine got an address, even when
 		// another DHCP server gave it (proxy mode, a lab's own DHCP), and the
 		// provisioner's "no DHCP seen" must not blame a machine that is
 		// already this far. Our DHCP server usually recorded it already.
-		h.setState(r, m.Name, inventory.StateDHCP)
+		h.setState(r, m.Name, api.StateDHCP)
 	}
 	u := h.base + "/machines/" + url.PathEscape(m.Name) + "/boot.ipxe?token=" + url.QueryEscape(m.Token)
 	writeScript(w, "#!ipxe\n# strata boot server: machine "+m.Name+"\nchain "+u+"\n")
@@ -103,7 +104,7 @@ func (h *Handler) machineScript(w http.ResponseWriter, r *http.Request) {
 	}
 	prefix := h.machinePrefix(m)
 	if r.Method == http.MethodGet {
-		h.setState(r, m.Name, inventory.StateScriptFetched)
+		h.setState(r, m.Name, api.StateScriptFetched)
 	}
 	writeScript(w, h.kernelScript("machine "+m.Name+", profile "+p.Name, p, prefix+"assets/", prefix))
 }
@@ -299,7 +300,7 @@ func (h *Handler) vendorData(w http.ResponseWriter, r *http.Request) {
 // for unknown machines booted into discovery. There is no token: the machine
 // is unknown, and the discovery profile is by definition given to anyone.
 func (h *Handler) discoveryData(w http.ResponseWriter, r *http.Request) {
-	mac, err := inventory.CanonicalMAC(r.PathValue("mac"))
+	mac, err := api.CanonicalMAC(r.PathValue("mac"))
 	file := r.PathValue("file")
 	if err != nil || h.discovery == "" || (file != "user-data" && file != "meta-data" && file != "vendor-data") {
 		http.NotFound(w, r)
@@ -372,7 +373,7 @@ func (h *Handler) phoneHomeReport(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, "machine "+m.Name+": recording phone-home", err)
 		return
 	}
-	attrs := []any{"machine", m.Name, "state", inventory.StateReady, "checksum", checksum, "remote", r.RemoteAddr}
+	attrs := []any{"machine", m.Name, "state", api.StateReady, "checksum", checksum, "remote", r.RemoteAddr}
 	if rep.ChecksumMatches != nil {
 		attrs = append(attrs, "checksum_matches_user_data", *rep.ChecksumMatches)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 )
 
@@ -43,7 +44,7 @@ func TestBootChain(t *testing.T) {
 	if want := f.base + "/machines/m1/boot.ipxe?token=" + m1.Token; chain != want {
 		t.Fatalf("chain %s, want %s", chain, want)
 	}
-	f.wantStates("m1", inventory.StateRegistered, inventory.StateDHCP)
+	f.wantStates("m1", api.StateRegistered, api.StateDHCP)
 
 	// 2. The machine's own script.
 	st, script = f.get(chain)
@@ -62,7 +63,7 @@ func TestBootChain(t *testing.T) {
 	if !bytes.HasSuffix(script, []byte("\nboot\n")) {
 		t.Errorf("script does not end with boot:\n%s", script)
 	}
-	f.wantStates("m1", inventory.StateRegistered, inventory.StateDHCP, inventory.StateScriptFetched)
+	f.wantStates("m1", api.StateRegistered, api.StateDHCP, api.StateScriptFetched)
 
 	// 3. Kernel and initrd, through the machine's prefix.
 	for _, a := range []struct {
@@ -73,7 +74,7 @@ func TestBootChain(t *testing.T) {
 			t.Fatalf("GET %s: %d, %d bytes, want %d", a.url, st, len(b), len(a.want))
 		}
 	}
-	f.waitStates("m1", inventory.StateRegistered, inventory.StateDHCP, inventory.StateScriptFetched, inventory.StateKernelFetched)
+	f.waitStates("m1", api.StateRegistered, api.StateDHCP, api.StateScriptFetched, api.StateKernelFetched)
 
 	// 4. cloud-init's NoCloud seed.
 	seed := strings.TrimPrefix(wantArgs[3], "ds=nocloud-net;s=")
@@ -95,16 +96,16 @@ func TestBootChain(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("phone-home: %d %s", st, b)
 	}
-	f.wantStates("m1", inventory.StateRegistered, inventory.StateDHCP, inventory.StateScriptFetched,
-		inventory.StateKernelFetched, inventory.StateReady)
+	f.wantStates("m1", api.StateRegistered, api.StateDHCP, api.StateScriptFetched,
+		api.StateKernelFetched, api.StateReady)
 
 	// The API shows the state, the history and the phone-home report.
 	st, b = f.api(http.MethodGet, "/api/v1/machines/m1", nil)
-	var v MachineView
+	var v api.MachineView
 	if err := json.Unmarshal(b, &v); st != http.StatusOK || err != nil {
 		t.Fatalf("GET machine: %d %v %s", st, err, b)
 	}
-	if v.State != inventory.StateReady || len(v.History) != 5 || v.PhoneHome == nil ||
+	if v.State != api.StateReady || len(v.History) != 5 || v.PhoneHome == nil ||
 		v.PhoneHome.Checksum != hex.EncodeToString(sum[:]) || v.PhoneHome.ChecksumMatches == nil || !*v.PhoneHome.ChecksumMatches {
 		t.Errorf("machine view after phone-home: %s", b)
 	}
@@ -181,8 +182,8 @@ func TestForeignTokenForbidden(t *testing.T) {
 			})
 		}
 	}
-	f.wantStates("m1", inventory.StateRegistered)
-	f.wantStates("m2", inventory.StateRegistered)
+	f.wantStates("m1", api.StateRegistered)
+	f.wantStates("m2", api.StateRegistered)
 }
 
 // TestUnknownMAC: unknown MACs get a message script and exit, or the
@@ -248,7 +249,7 @@ func TestUnknownMAC(t *testing.T) {
 			} else if stUD != http.StatusNotFound || stMD != http.StatusNotFound {
 				t.Errorf("discovery seed served without discovery: %d %d", stUD, stMD)
 			}
-			f.wantStates("m1", inventory.StateRegistered)
+			f.wantStates("m1", api.StateRegistered)
 		})
 	}
 }
@@ -283,10 +284,10 @@ func TestPhoneHomeBody(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", st, tt.wantStatus, b)
 			}
 			if st != http.StatusOK {
-				f.wantStates("m1", inventory.StateRegistered)
+				f.wantStates("m1", api.StateRegistered)
 				return
 			}
-			f.wantStates("m1", inventory.StateRegistered, inventory.StateReady)
+			f.wantStates("m1", api.StateRegistered, api.StateReady)
 			cur, err := f.h.store.GetMachine(t.Context(), "m1")
 			if err != nil {
 				t.Fatal(err)
