@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratastack/strata/provisioners/baremetal"
 	"github.com/stratastack/strata/provisioners/baremetal/api"
+	bootclient "github.com/stratastack/strata/provisioners/baremetal/client"
 )
 
 var (
@@ -227,7 +228,7 @@ func timeout(ctx context.Context, obj types.Object, name string) time.Duration {
 // fault, sits on that attribute; a MAC that belongs to another machine is
 // said to be one.
 func bootServerError(diags *diag.Diagnostics, summary string, err error, field func(string) (path.Path, bool)) {
-	status, f := baremetal.APIStatus(err)
+	status, f := bootclient.Status(err)
 	detail := err.Error()
 	if status == http.StatusConflict && f == "mac" {
 		summary = "MAC address already registered under another name"
@@ -242,7 +243,7 @@ func bootServerError(diags *diag.Diagnostics, summary string, err error, field f
 }
 
 func notFound(err error) bool {
-	status, _ := baremetal.APIStatus(err)
+	status, _ := bootclient.Status(err)
 	return status == http.StatusNotFound
 }
 
@@ -253,7 +254,7 @@ func putProfile(ctx context.Context, bs *baremetal.Provisioner, name string, pro
 	if diags.HasError() {
 		return false
 	}
-	if err := bs.PutProfile(ctx, name, preq); err != nil {
+	if err := bs.API().PutProfile(ctx, name, preq); err != nil {
 		bootServerError(diags, "Cannot register the profile of machine "+name, err, profileField)
 		return false
 	}
@@ -268,7 +269,7 @@ func register(ctx context.Context, bs *baremetal.Provisioner, m machineResourceM
 	if diags.HasError() {
 		return api.MachineView{}, false
 	}
-	view, err := bs.Register(ctx, mreq)
+	view, err := bs.API().Register(ctx, mreq)
 	if err != nil {
 		bootServerError(diags, "Cannot register machine "+m.Name.ValueString(), err, machineField)
 		return api.MachineView{}, false
@@ -295,7 +296,7 @@ func (r *machineResource) Create(ctx context.Context, req resource.CreateRequest
 
 	// POST is an upsert: without this check create would silently take
 	// over a machine registered by someone else.
-	if _, err := bs.Machine(ctx, name); err == nil {
+	if _, err := bs.API().Machine(ctx, name); err == nil {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Machine already registered",
 			fmt.Sprintf("The boot server already has a machine named %q. To manage it with Terraform, import it: terraform import strata_machine.RESOURCE %s", name, name))
 		return
@@ -307,7 +308,7 @@ func (r *machineResource) Create(ctx context.Context, req resource.CreateRequest
 	prof, owned, diags := plan.profile(ctx)
 	resp.Diagnostics.Append(diags...)
 	if owned {
-		if _, err := bs.Profile(ctx, name); err == nil {
+		if _, err := bs.API().Profile(ctx, name); err == nil {
 			resp.Diagnostics.AddAttributeError(path.Root("profile"), "Profile already exists",
 				fmt.Sprintf("The boot server already has a profile named %q, which this machine's profile would replace. "+
 					"Boot that profile with profile_name = %q instead of profile, or delete it from the boot server first.", name, name))
@@ -324,7 +325,7 @@ func (r *machineResource) Create(ctx context.Context, req resource.CreateRequest
 	if !ok {
 		if owned {
 			// Nothing is recorded in state, so nothing would delete it.
-			if derr := bs.DeleteProfile(ctx, name); derr != nil {
+			if derr := bs.API().DeleteProfile(ctx, name); derr != nil {
 				tflog.Warn(ctx, "could not remove the profile of a machine that failed to register", map[string]any{"machine": name, "error": derr.Error()})
 			}
 		}
@@ -357,7 +358,7 @@ func (r *machineResource) settle(ctx context.Context, bs *baremetal.Provisioner,
 			diags.AddError("Machine "+name+" is not ready", err.Error())
 		}
 	}
-	view, err := bs.Machine(ctx, name)
+	view, err := bs.API().Machine(ctx, name)
 	if err != nil {
 		bootServerError(diags, "Cannot read machine "+name, err, machineField)
 		return
@@ -379,7 +380,7 @@ func (r *machineResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	name := m.Name.ValueString()
-	view, err := bs.Machine(ctx, name)
+	view, err := bs.API().Machine(ctx, name)
 	if notFound(err) {
 		tflog.Warn(ctx, "machine "+name+" is no longer registered with the boot server; removing it from state", map[string]any{"machine": name})
 		resp.State.RemoveResource(ctx)
@@ -394,7 +395,7 @@ func (r *machineResource) Read(ctx context.Context, req resource.ReadRequest, re
 	// An imported machine whose profile is named after it is taken to own
 	// it, as one created with a profile does.
 	if !m.Profile.IsNull() || (importing && view.Profile == name) {
-		pv, err := bs.Profile(ctx, name)
+		pv, err := bs.API().Profile(ctx, name)
 		switch {
 		case notFound(err):
 			m.Profile = types.ObjectNull(machineProfileType().AttrTypes)
@@ -441,7 +442,7 @@ func (r *machineResource) Update(ctx context.Context, req resource.UpdateRequest
 	tflog.Info(ctx, "re-registered machine "+name, fields)
 	if !owned && !prior.Profile.IsNull() {
 		// The machine moved to profile_name; its own profile is unused now.
-		if err := bs.DeleteProfile(ctx, name); err != nil && !notFound(err) {
+		if err := bs.API().DeleteProfile(ctx, name); err != nil && !notFound(err) {
 			bootServerError(&resp.Diagnostics, "Cannot delete the former profile of machine "+name, err, profileField)
 			return
 		}
@@ -489,7 +490,7 @@ func (r *machineResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	name := m.Name.ValueString()
 	fields := map[string]any{"machine": name}
-	view, err := bs.Machine(ctx, name)
+	view, err := bs.API().Machine(ctx, name)
 	switch {
 	case notFound(err):
 		// Gone already; its profile may be left over.
@@ -511,14 +512,14 @@ func (r *machineResource) Delete(ctx context.Context, req resource.DeleteRequest
 			}
 			tflog.Info(ctx, "powered off machine "+name, fields)
 		}
-		if err := bs.Deregister(ctx, name); err != nil && !notFound(err) {
+		if err := bs.API().Deregister(ctx, name); err != nil && !notFound(err) {
 			bootServerError(&resp.Diagnostics, "Cannot deregister machine "+name, err, machineField)
 			return
 		}
 		tflog.Info(ctx, "deregistered machine "+name, fields)
 	}
 	if !m.Profile.IsNull() {
-		if err := bs.DeleteProfile(ctx, name); err != nil && !notFound(err) {
+		if err := bs.API().DeleteProfile(ctx, name); err != nil && !notFound(err) {
 			bootServerError(&resp.Diagnostics, "Cannot delete the profile of machine "+name, err, profileField)
 		}
 	}

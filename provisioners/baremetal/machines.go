@@ -2,13 +2,11 @@ package baremetal
 
 import (
 	"context"
-	"errors"
-	"net/http"
-	"net/url"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/stratastack/strata/provisioners/baremetal/api"
+	"github.com/stratastack/strata/provisioners/baremetal/client"
 	"github.com/stratastack/strata/provisioners/baremetal/power"
 	"github.com/stratastack/strata/stacks/schema"
 )
@@ -70,41 +68,9 @@ func (p *Provisioner) CheckLogin(ctx context.Context, b BMC) error {
 	return p.withPower(ctx, b.physical(), func(power.Controller) error { return nil })
 }
 
-// PutProfile creates or replaces profile name (PUT /api/v1/profiles/NAME).
-func (p *Provisioner) PutProfile(ctx context.Context, name string, req api.ProfileRequest) error {
-	return p.call(ctx, http.MethodPut, "profiles/"+url.PathEscape(name), req, nil)
-}
-
-// Profile reads profile name; its user-data never comes back.
-func (p *Provisioner) Profile(ctx context.Context, name string) (api.ProfileView, error) {
-	var v api.ProfileView
-	err := p.call(ctx, http.MethodGet, "profiles/"+url.PathEscape(name), nil, &v)
-	return v, err
-}
-
-// DeleteProfile removes profile name; the boot server refuses (409) while
-// a machine uses it.
-func (p *Provisioner) DeleteProfile(ctx context.Context, name string) error {
-	return p.call(ctx, http.MethodDelete, "profiles/"+url.PathEscape(name), nil, nil)
-}
-
-// Register registers or re-registers a machine (POST /api/v1/machines, an
-// upsert). Its profile must exist.
-func (p *Provisioner) Register(ctx context.Context, req api.MachineRequest) (api.MachineView, error) {
-	var v api.MachineView
-	err := p.call(ctx, http.MethodPost, "machines", req, &v)
-	return v, err
-}
-
-// Machine reads machine name.
-func (p *Provisioner) Machine(ctx context.Context, name string) (api.MachineView, error) {
-	return p.get(ctx, name)
-}
-
-// Deregister removes machine name from the boot server.
-func (p *Provisioner) Deregister(ctx context.Context, name string) error {
-	return p.call(ctx, http.MethodDelete, "machines/"+url.PathEscape(name), nil, nil)
-}
+// API is the boot server's API client, for front ends that register
+// profiles and machines themselves.
+func (p *Provisioner) API() *client.Client { return p.server }
 
 // Address is the machine's address as Read and Ready report it: its fixed
 // IP, else the one it phoned home from, else "".
@@ -113,15 +79,4 @@ func Address(v api.MachineView) string {
 		return in.Addresses[0]
 	}
 	return ""
-}
-
-// APIStatus reports how the boot server refused a request: the HTTP status
-// (0 when err is not a refusal, e.g. a connection failure) and the request
-// field it blamed ("" when none).
-func APIStatus(err error) (status int, field string) {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae.Status, ae.Field
-	}
-	return 0, ""
 }

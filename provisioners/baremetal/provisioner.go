@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/baremetal/api"
+	"github.com/stratastack/strata/provisioners/baremetal/client"
 	"github.com/stratastack/strata/provisioners/baremetal/power"
 	"github.com/stratastack/strata/stacks/schema"
 )
@@ -87,9 +87,7 @@ func imageOf(sub schema.Values) *image {
 // Provisioner takes the substrate's machines: it registers them with the
 // boot server, PXE-boots them through their BMCs and waits for phone-home.
 type Provisioner struct {
-	base     string // boot_server without a trailing slash
-	token    string
-	client   *http.Client
+	server   *client.Client // the boot server's API
 	image    *image
 	machines map[string]physical
 	sub      schema.Values
@@ -116,12 +114,12 @@ func Open(ctx context.Context, cfg Config, substrate schema.Values) (*Provisione
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
 	}
 	p := &Provisioner{
-		base: base, token: strings.TrimSpace(cfg.BootToken), client: client, cfg: cfg,
+		server: client.New(base, strings.TrimSpace(cfg.BootToken), hc), cfg: cfg,
 		machines: map[string]physical{}, sub: substrate,
 		openPower: func(ctx context.Context, bmcURL string, creds power.Credentials) (power.Controller, error) {
 			return power.Open(ctx, bmcURL, creds)
@@ -136,7 +134,7 @@ func Open(ctx context.Context, cfg Config, substrate schema.Values) (*Provisione
 	}
 	// A cheap authenticated request: a wrong token or URL is reported
 	// here, before any machine is touched.
-	if err := p.call(ctx, http.MethodGet, "profiles", nil, nil); err != nil {
+	if err := p.server.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("baremetal: checking the boot server: %w", err)
 	}
 	return p, nil
@@ -193,7 +191,7 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		s := base64.StdEncoding.EncodeToString(m.UserData)
 		prof.UserDataBase64 = &s
 	}
-	if err := p.call(ctx, http.MethodPut, "profiles/"+url.PathEscape(m.Name), prof, nil); err != nil {
+	if err := p.server.PutProfile(ctx, m.Name, prof); err != nil {
 		return provisioners.Instance{}, fmt.Errorf("baremetal: machine %s: registering its profile: %w", m.Name, err)
 	}
 
@@ -206,9 +204,9 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		Name: m.Name, MAC: phys.mac, IP: phys.address, BMC: phys.bmc, BMCUser: phys.bmcUser,
 		Profile: m.Name, Labels: labels, Tags: m.Tags,
 	}
-	var view api.MachineView
-	if err := p.call(ctx, http.MethodPost, "machines", req, &view); err != nil {
-		if isStatus(err, http.StatusConflict) {
+	view, err := p.server.Register(ctx, req)
+	if err != nil {
+		if client.IsStatus(err, http.StatusConflict) {
 			err = fmt.Errorf("%w (machine %q, MAC %s, is already registered on the boot server under another name: taken by another stack, or left over; delete it there first)", err, phys.name, phys.mac)
 		}
 		return provisioners.Instance{}, fmt.Errorf("baremetal: machine %s: registering %s: %w", m.Name, phys.name, err)
@@ -285,7 +283,7 @@ func instance(v api.MachineView) provisioners.Instance {
 // Read reports a machine; one the boot server no longer knows is provisioners.StateGone.
 func (p *Provisioner) Read(ctx context.Context, id string) (provisioners.Instance, error) {
 	v, err := p.get(ctx, id)
-	if isStatus(err, http.StatusNotFound) {
+	if client.IsStatus(err, http.StatusNotFound) {
 		return provisioners.Instance{ID: id, Name: id, State: provisioners.StateGone}, nil
 	}
 	if err != nil {
@@ -295,9 +293,7 @@ func (p *Provisioner) Read(ctx context.Context, id string) (provisioners.Instanc
 }
 
 func (p *Provisioner) get(ctx context.Context, id string) (api.MachineView, error) {
-	var v api.MachineView
-	err := p.call(ctx, http.MethodGet, "machines/"+url.PathEscape(id), nil, &v)
-	return v, err
+	return p.server.Machine(ctx, id)
 }
 
 // stuckAt says what a machine whose last boot step is st did not do.
@@ -339,7 +335,7 @@ func (p *Provisioner) Ready(ctx context.Context, id string) (provisioners.Instan
 			case api.StateError:
 				return instance(v), fmt.Errorf("baremetal: machine %s: the boot server reports a boot error", id)
 			}
-		case isStatus(err, http.StatusNotFound):
+		case client.IsStatus(err, http.StatusNotFound):
 			return provisioners.Instance{ID: id, Name: id, State: provisioners.StateGone}, fmt.Errorf("baremetal: machine %s is no longer registered with the boot server", id)
 		case provisioners.IsTransient(err) || tctx.Err() != nil:
 			lastErr = err // keep polling; reported if time runs out
@@ -379,21 +375,8 @@ func (p *Provisioner) notReady(ctx context.Context, id string, start time.Time, 
 
 // List returns the registered machines that carry all of tags.
 func (p *Provisioner) List(ctx context.Context, tags map[string]string) ([]provisioners.Instance, error) {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	q := url.Values{}
-	for _, k := range keys {
-		q.Add("tag", k+"="+tags[k])
-	}
-	path := "machines"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var vs []api.MachineView
-	if err := p.call(ctx, http.MethodGet, path, nil, &vs); err != nil {
+	vs, err := p.server.Machines(ctx, tags)
+	if err != nil {
 		return nil, fmt.Errorf("baremetal: listing machines: %w", err)
 	}
 	out := make([]provisioners.Instance, 0, len(vs))
@@ -409,7 +392,7 @@ func (p *Provisioner) List(ctx context.Context, tags map[string]string) ([]provi
 func (p *Provisioner) Delete(ctx context.Context, id string) error {
 	v, err := p.get(ctx, id)
 	switch {
-	case isStatus(err, http.StatusNotFound):
+	case client.IsStatus(err, http.StatusNotFound):
 		// Gone already; the profile may be left from a crash.
 	case err != nil:
 		return fmt.Errorf("baremetal: deleting machine %s: %w", id, err)
@@ -428,11 +411,11 @@ func (p *Provisioner) Delete(ctx context.Context, id string) error {
 				return fmt.Errorf("baremetal: deleting machine %s: powering off %s: %w", id, phys.name, err)
 			}
 		}
-		if err := p.call(ctx, http.MethodDelete, "machines/"+url.PathEscape(id), nil, nil); err != nil && !isStatus(err, http.StatusNotFound) {
+		if err := p.server.Deregister(ctx, id); err != nil && !client.IsStatus(err, http.StatusNotFound) {
 			return fmt.Errorf("baremetal: deleting machine %s: %w", id, err)
 		}
 	}
-	if err := p.call(ctx, http.MethodDelete, "profiles/"+url.PathEscape(id), nil, nil); err != nil && !isStatus(err, http.StatusNotFound) {
+	if err := p.server.DeleteProfile(ctx, id); err != nil && !client.IsStatus(err, http.StatusNotFound) {
 		return fmt.Errorf("baremetal: deleting the profile of machine %s: %w", id, err)
 	}
 	return nil

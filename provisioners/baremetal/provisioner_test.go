@@ -19,6 +19,7 @@ import (
 
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/baremetal/api"
+	"github.com/stratastack/strata/provisioners/baremetal/client"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/provisioners/baremetal/power"
 	"github.com/stratastack/strata/provisioners/baremetal/web/webtest"
@@ -501,7 +502,8 @@ func TestBootServerErrors(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
 	}))
-	p.base = down.URL
+	live := p.server
+	p.server = client.New(down.URL, "bench-token-0123456789", http.DefaultClient)
 	if _, err := p.Read(t.Context(), "x"); !provisioners.IsTransient(err) {
 		t.Fatalf("Read against a 503: %v", err)
 	}
@@ -510,7 +512,7 @@ func TestBootServerErrors(t *testing.T) {
 	if _, err := p.List(t.Context(), nil); !provisioners.IsTransient(err) {
 		t.Fatalf("List against a closed server: %v", err)
 	}
-	p.base = l.URL
+	p.server = live
 
 	// 4xx is not: a pool index beyond the machines is caught before.
 	m := machineFor(sub, poolSel(), "bad", 5, "r")
