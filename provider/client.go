@@ -186,23 +186,23 @@ func (c *client) engine(ctx context.Context, total int, observe func(engine.Even
 			}
 			fields := map[string]any{"action": ev.Action, "machine": ev.Machine}
 			switch ev.Action {
-			case "retry":
+			case engine.ActionRetry:
 				fields["attempt"] = ev.Attempt
 				if ev.Err != nil {
 					fields["error"] = ev.Err.Error()
 				}
 				tflog.Warn(ctx, fmt.Sprintf("retrying %s after a transient error", ev.Machine), fields)
 				return
-			case "create":
+			case engine.ActionCreate:
 				fields["created"] = created.Add(1)
-			case "ready":
+			case engine.ActionReady:
 				n := ready.Add(1)
 				fields["ready"] = n
 				if total > 0 {
 					tflog.Info(ctx, fmt.Sprintf("%s is ready (%d/%d)", ev.Machine, n, total), fields)
 					return
 				}
-			case "delete":
+			case engine.ActionDelete:
 				fields["deleted"] = deleted.Add(1)
 			}
 			tflog.Info(ctx, ev.Action+" "+ev.Machine, fields)

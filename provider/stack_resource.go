@@ -493,7 +493,7 @@ func writePrivate(ctx context.Context, p privateSetter, seed *secrets.Seed, snap
 func (r *stackResource) applyStack(ctx context.Context, p *plan.Plan, seed *secrets.Seed) (*engine.Result, int, error) {
 	var adopted atomic.Int64
 	e := r.client.engine(ctx, len(p.Machines), func(ev engine.Event) {
-		if ev.Action == "adopt" {
+		if ev.Action == engine.ActionAdopt {
 			adopted.Add(1)
 		}
 	})

@@ -287,7 +287,7 @@ func (p *progress) event(ev engine.Event) {
 func (p *progress) line() string {
 	s := fmt.Sprintf("strata %s: %s", p.verb, time.Since(p.started).Round(time.Second))
 	if p.total > 0 {
-		s += fmt.Sprintf(", %d/%d ready", p.counts["ready"], p.total)
+		s += fmt.Sprintf(", %d/%d ready", p.counts[engine.ActionReady], p.total)
 	}
 	for _, k := range []string{"create", "adopt", "delete", "retry"} {
 		if p.counts[k] > 0 {

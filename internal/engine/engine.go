@@ -63,10 +63,20 @@ type Options struct {
 	Report func(Event)
 }
 
+// Event actions.
+const (
+	ActionCreate = "create"
+	ActionAdopt  = "adopt" // found made by an earlier run
+	ActionReady  = "ready"
+	ActionDelete = "delete"
+	ActionRetry  = "retry" // after a transient error
+	ActionWait   = "wait"  // for a layer to answer
+)
+
 // Event is one thing that happened to a machine.
 type Event struct {
 	Time    time.Time
-	Action  string // create, adopt, ready, delete, retry, wait (for a layer to answer)
+	Action  string // one of the Action constants
 	Machine string
 	Err     error // for retry: the transient error
 	Attempt int
@@ -213,7 +223,7 @@ func (e *Engine) awaitLayer(parent context.Context, p *plan.Plan, sec layers.Sec
 			return nil, err
 		}
 		last = err
-		e.report(Event{Action: "wait", Machine: key, Err: err, Attempt: attempt})
+		e.report(Event{Action: ActionWait, Machine: key, Err: err, Attempt: attempt})
 		t := time.NewTimer(min(e.opts.BaseDelay<<min(attempt-1, 6), e.opts.MaxDelay))
 		select {
 		case <-t.C:
@@ -454,7 +464,7 @@ func (e *Engine) create(ctx context.Context, p *plan.Plan, sec layers.Secrets, s
 		id := ""
 		if exists {
 			id = got.ID
-			e.report(Event{Action: "adopt", Machine: m.Name})
+			e.report(Event{Action: ActionAdopt, Machine: m.Name})
 		} else {
 			var userData []byte
 			if m.Role != "" {
@@ -476,7 +486,7 @@ func (e *Engine) create(ctx context.Context, p *plan.Plan, sec layers.Secrets, s
 			}
 			st.adopt(m, in)
 			id = in.ID
-			e.report(Event{Action: "create", Machine: m.Name})
+			e.report(Event{Action: ActionCreate, Machine: m.Name})
 		}
 		in, err := e.call(ctx, sub, "ready "+m.Name, func() (provisioners.Instance, error) {
 			return sub.prov.Ready(ctx, id)
@@ -485,7 +495,7 @@ func (e *Engine) create(ctx context.Context, p *plan.Plan, sec layers.Secrets, s
 			return fmt.Errorf("waiting for %s on %s: %w", m.Name, m.Substrate, err)
 		}
 		st.adopt(m, in)
-		e.report(Event{Action: "ready", Machine: m.Name})
+		e.report(Event{Action: ActionReady, Machine: m.Name})
 		return nil
 	})
 }
@@ -519,7 +529,7 @@ func (e *Engine) retry(ctx context.Context, what string, f func() error) error {
 			}
 			return err
 		}
-		e.report(Event{Action: "retry", Machine: what, Err: err, Attempt: attempt})
+		e.report(Event{Action: ActionRetry, Machine: what, Err: err, Attempt: attempt})
 		ceiling := e.opts.BaseDelay << (attempt - 1)
 		if ceiling > e.opts.MaxDelay || ceiling <= 0 {
 			ceiling = e.opts.MaxDelay
@@ -574,7 +584,7 @@ func (e *Engine) removeAll(ctx context.Context, subs map[string]*substrate, doom
 		if err != nil {
 			return fmt.Errorf("deleting %s (%s) on %s: %w", in.Name, in.ID, in.substrate, err)
 		}
-		e.report(Event{Action: "delete", Machine: in.Name})
+		e.report(Event{Action: ActionDelete, Machine: in.Name})
 		mu.Lock()
 		removed = append(removed, in.Name)
 		mu.Unlock()
