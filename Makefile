@@ -3,7 +3,6 @@
 GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 20s
-SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_STACK ?= examples/stacks/contract
 
 .PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps demo lab-demo tour docs clean
@@ -23,26 +22,15 @@ build:
 deps:
 	@command -v terraform >/dev/null 2>&1 || { \
 	  echo "terraform (>= 1.11) is needed on PATH for the provider tests and make demo"; exit 1; }
-	@missing=""; \
-	  for t in cloud-init:cloud-init openssl:openssl tftp:tftp-hpa atftp:atftp curl:curl ipmi_sim:openipmi ipmitool:ipmitool; do \
-	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
-	  if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	@bash acceptance/install-missing.sh cloud-init:cloud-init openssl:openssl tftp:tftp-hpa atftp:atftp curl:curl \
+	  ipmi_sim:openipmi ipmitool:ipmitool
 
 # lab-deps installs what `strata lab` runs: QEMU with Debian's iPXE ROMs,
 # OpenIPMI's BMC simulator, a static busybox for the initramfs, iproute2;
 # the kernel is fetched by strata lab up itself (apt-get download).
 lab-deps:
-	@missing=""; \
-	  for t in qemu-system-x86_64:qemu-system-x86 /usr/lib/ipxe/qemu/efi-virtio.rom:ipxe-qemu /usr/lib/ipxe/undionly.kpxe:ipxe \
-	           ipmi_sim:openipmi ipmitool:ipmitool ip:iproute2 /bin/busybox:busybox-static; do \
-	    f=$${t%%:*}; { [ -e "$$f" ] || command -v "$$f" >/dev/null 2>&1; } || missing="$$missing $${t#*:}"; done; \
-	  if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	@bash acceptance/install-missing.sh qemu-system-x86_64:qemu-system-x86 /usr/lib/ipxe/qemu/efi-virtio.rom:ipxe-qemu \
+	  /usr/lib/ipxe/undionly.kpxe:ipxe ipmi_sim:openipmi ipmitool:ipmitool ip:iproute2 /bin/busybox:busybox-static
 
 lint:
 	$(GO) vet ./...
@@ -67,19 +55,10 @@ test: deps lab-deps lint
 
 # bench-deps installs what the benchmarks compare against and load with:
 # dnsmasq (the binary only, dnsmasq-base: no service), nginx-light, wrk,
-# GNU time and atftp. Maintainer scripts must not start nginx: the image's
-# /usr/sbin/policy-rc.d (exit 101) holds them, or a temporary one of ours.
+# GNU time and atftp.
 bench-deps: lab-deps
-	@missing=""; \
-	  for t in dnsmasq:dnsmasq-base nginx:nginx-light wrk:wrk /usr/bin/time:time atftp:atftp flock:util-linux; do \
-	    f=$${t%%:*}; { [ -e "$$f" ] || command -v "$$f" >/dev/null 2>&1; } || missing="$$missing $${t#*:}"; done; \
-	  if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; ours=""; \
-	    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; \
-	      $(SUDO) chmod 755 /usr/sbin/policy-rc.d; ours=1; fi; \
-	    $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; st=$$?; \
-	    [ -z "$$ours" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$st; fi
+	@bash acceptance/install-missing.sh dnsmasq:dnsmasq-base nginx:nginx-light wrk:wrk /usr/bin/time:time \
+	  atftp:atftp flock:util-linux
 
 bench: bench-deps build
 	bash acceptance/bench/plan10k.sh

@@ -48,13 +48,7 @@ case $pin in
   *) echo "PIN must be split, same or none" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "tftp.sh needs root: it creates a network namespace" >&2; exit 1; }
-missing=()
-command -v atftp >/dev/null || missing+=(atftp)
-[ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
-command -v flock >/dev/null || missing+=(util-linux)
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash acceptance/install-missing.sh atftp:atftp /usr/sbin/dnsmasq:dnsmasq-base flock:util-linux
 
 # tmpfs when there is one, so that writing the downloads measures neither
 # server's disk.

@@ -141,48 +141,52 @@ summary() {
 
 # ==================================================================================================
 take_lock
-if healthy; then
-  SUCCESS=1; ts "already up and healthy ($STAMP)"; summary; exit 0
-fi
-if [ -e "$STATE" ]; then
-  ts "previous state is not healthy (or the scripts changed): stopping it and rebuilding"
-  stop_all; rm -rf "$STATE"
-fi
-
-# --------------------------------------------------------------------------------------- packages
-n_installed=$(dpkg-query -W -f='${db:Status-Status}\n' "${PKGS[@]}" 2>/dev/null | grep -c '^installed$' || true)
-if [ "$n_installed" -ne "${#PKGS[@]}" ]; then
-  ts "installing ${PKGS[*]}"
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    # maintainer scripts must not start mariadb/rabbitmq as system services: we run our own
-    printf '#!/bin/sh\n# temporary, from strata acceptance/openstack/up.sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d; POLICY_RC_OURS=1
+# The first pass, outside the mount namespace: the health check, the packages and the api-paste files.
+# The re-executed pass below skips it.
+if [ -z "${STRATA_OS_MASKED:-}" ]; then
+  if healthy; then
+    SUCCESS=1; ts "already up and healthy ($STAMP)"; summary; exit 0
   fi
-  [ -n "${SKIP_APT_UPDATE:-}" ] || apt-get update -q || warn "apt-get update failed; trying the existing lists"
-  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${PKGS[@]}"
-  if [ -n "$POLICY_RC_OURS" ]; then rm -f /usr/sbin/policy-rc.d; POLICY_RC_OURS=; fi
-  ts "packages installed"
-else
-  ts "packages already installed"
-fi
+  if [ -e "$STATE" ]; then
+    ts "previous state is not healthy (or the scripts changed): stopping it and rebuilding"
+    stop_all; rm -rf "$STATE"
+  fi
 
-# ------------------------------------------------------------- api-paste.ini from the -common .debs
-# The python3-* packages ship no api-paste.ini; nova-common and glance-common do, but installing them
-# drags in debconf/dbconfig/systemd setup, so only unpack them.
-if [ ! -s "$CACHE/nova-api-paste.ini" ] || [ ! -s "$CACHE/glance-api-paste.ini" ]; then
-  ts "fetching api-paste.ini from nova-common and glance-common"
-  tmp=$(mktemp -d); chmod 755 "$tmp"
-  dl() { (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root nova-common glance-common); }
-  dl || { apt-get update -q && dl; }
-  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/x"; done
-  mkdir -p "$CACHE"
-  # Debian keeps them as templates under /usr/share/*-common (older packages: /etc/*)
-  first() { ls "$@" 2>/dev/null | head -1; }
-  cp "$(first "$tmp"/x/usr/share/nova-common/api-paste.ini "$tmp"/x/etc/nova/api-paste.ini)" "$CACHE/nova-api-paste.ini"
-  cp "$(first "$tmp"/x/usr/share/glance-common/glance-api-paste.ini "$tmp"/x/etc/glance/glance-api-paste.ini)" \
-     "$CACHE/glance-api-paste.ini"
-  ls "$tmp"/*.deb | xargs -n1 basename > "$CACHE/from-debs.txt"
-  rm -rf "$tmp"
+  # --------------------------------------------------------------------------------------- packages
+  n_installed=$(dpkg-query -W -f='${db:Status-Status}\n' "${PKGS[@]}" 2>/dev/null | grep -c '^installed$' || true)
+  if [ "$n_installed" -ne "${#PKGS[@]}" ]; then
+    ts "installing ${PKGS[*]}"
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      # maintainer scripts must not start mariadb/rabbitmq as system services: we run our own
+      printf '#!/bin/sh\n# temporary, from strata acceptance/openstack/up.sh\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod 755 /usr/sbin/policy-rc.d; POLICY_RC_OURS=1
+    fi
+    [ -n "${SKIP_APT_UPDATE:-}" ] || apt-get update -q || warn "apt-get update failed; trying the existing lists"
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${PKGS[@]}"
+    if [ -n "$POLICY_RC_OURS" ]; then rm -f /usr/sbin/policy-rc.d; POLICY_RC_OURS=; fi
+    ts "packages installed"
+  else
+    ts "packages already installed"
+  fi
+
+  # ------------------------------------------------------------- api-paste.ini from the -common .debs
+  # The python3-* packages ship no api-paste.ini; nova-common and glance-common do, but installing them
+  # drags in debconf/dbconfig/systemd setup, so only unpack them.
+  if [ ! -s "$CACHE/nova-api-paste.ini" ] || [ ! -s "$CACHE/glance-api-paste.ini" ]; then
+    ts "fetching api-paste.ini from nova-common and glance-common"
+    tmp=$(mktemp -d); chmod 755 "$tmp"
+    dl() { (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root nova-common glance-common); }
+    dl || { apt-get update -q && dl; }
+    for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/x"; done
+    mkdir -p "$CACHE"
+    # Debian keeps them as templates under /usr/share/*-common (older packages: /etc/*)
+    first() { ls "$@" 2>/dev/null | head -1; }
+    cp "$(first "$tmp"/x/usr/share/nova-common/api-paste.ini "$tmp"/x/etc/nova/api-paste.ini)" "$CACHE/nova-api-paste.ini"
+    cp "$(first "$tmp"/x/usr/share/glance-common/glance-api-paste.ini "$tmp"/x/etc/glance/glance-api-paste.ini)" \
+       "$CACHE/glance-api-paste.ini"
+    ls "$tmp"/*.deb | xargs -n1 basename > "$CACHE/from-debs.txt"
+    rm -rf "$tmp"
+  fi
 fi
 
 # ----------------------------------------------------------- a mount namespace without /etc/<service>
