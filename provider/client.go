@@ -10,80 +10,24 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/stratastack/strata/internal/connect"
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/provisioners"
-	"github.com/stratastack/strata/provisioners/baremetal"
-	"github.com/stratastack/strata/provisioners/openstack"
-	"github.com/stratastack/strata/provisioners/vsphere"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
 )
 
 // settings are the provider block resolved against the environment.
 type settings struct {
-	VSphere   vsphereSettings
-	OpenStack openstackSettings
-	AWS       awsSettings
-	BareMetal baremetalSettings
-	// bmcPasswords reads BMC passwords from the environment at power-call
-	// time; they are never kept in state.
-	bmcPasswords func(machine, envVar string) (string, error)
+	// env holds each substrate kind's settings.
+	env map[string]provisioners.Env
+	// unknown is set for a kind whose block held a value Terraform did not
+	// know yet (it depends on another resource); checks that need the
+	// values wait for apply, when it is known.
+	unknown map[string]bool
 }
 
-// Each kind's Unknown is set when its block held a value Terraform did
-// not know yet (it depends on another resource); checks that need the
-// values wait for apply, when it is known.
-
-type vsphereSettings struct {
-	Server, User, Password string
-	Insecure               bool
-	Unknown                bool
-}
-
-type openstackSettings struct {
-	openstack.Config
-	Unknown bool
-}
-
-type awsSettings struct {
-	Region, Profile string
-	Unknown         bool
-}
-
-type baremetalSettings struct {
-	BootServer, Token string
-	Unknown           bool
-}
-
-// unknown reports whether the provider settings a substrate kind connects
-// with hold a value Terraform does not know yet, so connecting must wait
-// for apply.
-func (s *settings) unknown(kind string) bool {
-	switch kind {
-	case "vsphere":
-		return s.VSphere.Unknown
-	case "openstack":
-		return s.OpenStack.Unknown
-	case "aws":
-		return s.AWS.Unknown
-	case "baremetal":
-		return s.BareMetal.Unknown
-	}
-	return false
-}
-
-// connectConfig is the connect.Config the provider opens substrates with.
-func (s *settings) connectConfig() connect.Config {
-	v := s.VSphere
-	return connect.Config{
-		VSphere:   vsphere.Config{Server: v.Server, User: v.User, Password: v.Password, Insecure: v.Insecure},
-		BareMetal: baremetal.Config{BootToken: s.BareMetal.Token, BMCPassword: s.bmcPasswords},
-		OpenStack: s.OpenStack.Config,
-	}
-}
-
-// unsupportedKind is the error for a kind connect has no provisioner for.
+// unsupportedKind is the error for a kind the registry has no provisioner
+// for.
 func unsupportedKind(kind string) error {
 	return fmt.Errorf("substrate kind %q is not supported by this provider version yet", kind)
 }
@@ -93,8 +37,8 @@ type client struct {
 	settings    settings
 	parallelism int
 	kinds       stacks.Kinds
-	// opener opens a substrate of a supported kind: the settings'
-	// connect.Config, or the in-memory substrate of the provider's tests.
+	// opener opens a substrate of a supported kind: the registry with the
+	// resolved settings, or the in-memory substrate of the provider's tests.
 	opener func(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error)
 }
 
@@ -115,7 +59,7 @@ func configure(c **client, providerData any, diags *diag.Diagnostics) {
 // open connects to one substrate of a stack. The engine closes what it
 // opened when an operation ends; other callers close it themselves.
 func (c *client) open(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error) {
-	if !connect.Supported(sub.Kind) {
+	if c.kinds.Substrates[sub.Kind].Open == nil {
 		return nil, unsupportedKind(sub.Kind)
 	}
 	return c.opener(ctx, sub)
@@ -140,13 +84,13 @@ func (c *client) preflight(ctx context.Context, p *plan.Plan, probe bool) []prob
 	var out []problem
 	var openable []*stacks.Substrate
 	for _, sub := range p.Source().Substrates {
-		if !connect.Supported(sub.Kind) {
+		if c.kinds.Substrates[sub.Kind].Open == nil {
 			out = append(out, problem{at: sub, summary: "Unsupported substrate kind",
 				detail: fmt.Sprintf("substrate.%s.%s: %v; this version provisions %s. To run a layer on machines made by another provider, render their bootstrap with the strata_bootstrap data source.",
-					sub.Kind, sub.Name, unsupportedKind(sub.Kind), strings.Join(connect.Kinds(), ", "))})
+					sub.Kind, sub.Name, unsupportedKind(sub.Kind), strings.Join(c.kinds.Provisioned(), ", "))})
 			continue
 		}
-		if !c.settings.unknown(sub.Kind) {
+		if !c.settings.unknown[sub.Kind] {
 			openable = append(openable, sub)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/baremetal"
 	"github.com/stratastack/strata/provisioners/baremetal/api"
 	bootclient "github.com/stratastack/strata/provisioners/baremetal/client"
@@ -108,8 +109,8 @@ func (r *machineResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		plan.ProfileName = plan.Name
 	}
 	if prior == nil {
-		if !r.client.settings.BareMetal.Unknown {
-			if problem := bootServerProblem(r.client.settings.BareMetal); problem != "" {
+		if !r.client.settings.unknown[baremetalKind] {
+			if problem := bootServerProblem(r.bootEnv()); problem != "" {
 				resp.Diagnostics.AddError("No boot server", problem)
 			}
 		}
@@ -154,7 +155,7 @@ func (r *machineResource) checkDestroyPassword(m machineResourceModel, diags *di
 	if !powersOffOnDestroy(m) {
 		return
 	}
-	if _, err := r.client.settings.bmcPasswords(m.Name.ValueString(), m.BMCPasswordEnv.ValueString()); err != nil {
+	if _, err := r.bmcPasswords()(m.Name.ValueString(), m.BMCPasswordEnv.ValueString()); err != nil {
 		diags.AddAttributeError(path.Root("bmc_password_env"), "BMC password needed to destroy machine "+m.Name.ValueString(),
 			fmt.Sprintf("Destroying the machine powers it off through its BMC (%s), which needs the BMC password: %v. "+
 				"bmc_password_wo cannot be used, because Terraform does not keep write-only values for destroy. "+
@@ -163,13 +164,28 @@ func (r *machineResource) checkDestroyPassword(m machineResourceModel, diags *di
 	}
 }
 
+// baremetalKind is the substrate kind whose provider block names the boot
+// server strata_machine registers machines with.
+const baremetalKind = "baremetal"
+
+// bootEnv is the provider's resolved baremetal settings.
+func (r *machineResource) bootEnv() provisioners.Env {
+	return r.client.settings.env[baremetalKind]
+}
+
+// bmcPasswords reads BMC passwords from the environment when a BMC is
+// used; they are never kept in state.
+func (r *machineResource) bmcPasswords() func(machine, envVar string) (string, error) {
+	return baremetal.BMCPasswords(r.bootEnv().Getenv)
+}
+
 // bootServerProblem says why the provider's baremetal settings name no
 // usable boot server ("" when they do).
-func bootServerProblem(bm baremetalSettings) string {
+func bootServerProblem(bm provisioners.Env) string {
 	switch {
-	case bm.BootServer == "":
+	case bm.Settings["boot_server"] == "":
 		return "strata_machine registers machines with the boot server the provider's baremetal block names: set baremetal { boot_server = \"http://HOST:PORT\" } or STRATA_BOOT_SERVER."
-	case bm.Token == "":
+	case bm.Settings["token"] == "":
 		return "The boot server's API needs a token: set baremetal { token } or STRATA_BOOT_TOKEN."
 	}
 	return ""
@@ -180,7 +196,7 @@ func bootServerProblem(bm baremetalSettings) string {
 // environment (as destroy always does).
 func (r *machineResource) bmcPassword(wo types.String) func(machine, envVar string) (string, error) {
 	if !known(wo) || wo.ValueString() == "" {
-		return r.client.settings.bmcPasswords
+		return r.bmcPasswords()
 	}
 	pw := wo.ValueString()
 	return func(string, string) (string, error) { return pw, nil }
@@ -190,15 +206,15 @@ func (r *machineResource) bmcPassword(wo types.String) func(machine, envVar stri
 // BMC passwords come from, readyTimeout bounds wait_for_ready. It reports
 // to diags and returns nil when it cannot.
 func (r *machineResource) open(ctx context.Context, diags *diag.Diagnostics, password func(machine, envVar string) (string, error), readyTimeout time.Duration) *baremetal.Provisioner {
-	bm := r.client.settings.BareMetal
+	bm := r.bootEnv()
 	if problem := bootServerProblem(bm); problem != "" {
 		diags.AddError("No boot server", problem)
 		return nil
 	}
-	cfg := r.client.settings.connectConfig().BareMetal
+	cfg := baremetal.ConfigFrom(bm)
 	cfg.BMCPassword = password
 	cfg.ReadyTimeout = readyTimeout
-	p, err := baremetal.OpenBootServer(ctx, cfg, bm.BootServer)
+	p, err := baremetal.OpenBootServer(ctx, cfg, bm.Settings["boot_server"])
 	if err != nil {
 		diags.AddError("Cannot use the boot server", err.Error())
 		return nil
@@ -484,7 +500,7 @@ func (r *machineResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	bs := r.open(ctx, &resp.Diagnostics, r.client.settings.bmcPasswords, 0)
+	bs := r.open(ctx, &resp.Diagnostics, r.bmcPasswords(), 0)
 	if bs == nil {
 		return
 	}

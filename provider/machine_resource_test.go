@@ -27,6 +27,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/stratastack/strata/internal/catalog"
+	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/baremetal"
 	"github.com/stratastack/strata/provisioners/baremetal/api"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
@@ -789,8 +791,7 @@ func TestMachineRefreshKeepsSpelling(t *testing.T) {
 
 func TestMachineBMCPasswordSource(t *testing.T) {
 	env := map[string]string{"STRATA_BMC_PASSWORD": "from-env", "RACK_PW": "rack-env"}
-	var s settings
-	s, _ = resolve(providerModel{}, func(k string) string { return env[k] })
+	s, _ := resolve(catalog.Kinds(), nil, func(k string) string { return env[k] })
 	r := &machineResource{client: &client{settings: s}}
 	cases := []struct {
 		wo      types.String
@@ -810,10 +811,10 @@ func TestMachineBMCPasswordSource(t *testing.T) {
 			t.Errorf("wo %v env %q: %q, %v; want %q, %q", c.wo, c.envVar, got, err, c.want, c.wantErr)
 		}
 	}
-	if p := bootServerProblem(baremetalSettings{}); !strings.Contains(p, "STRATA_BOOT_SERVER") {
+	if p := bootServerProblem(provisioners.Env{}); !strings.Contains(p, "STRATA_BOOT_SERVER") {
 		t.Errorf("no boot server: %q", p)
 	}
-	if p := bootServerProblem(baremetalSettings{BootServer: "http://x"}); !strings.Contains(p, "STRATA_BOOT_TOKEN") {
+	if p := bootServerProblem(provisioners.Env{Settings: map[string]string{"boot_server": "http://x"}}); !strings.Contains(p, "STRATA_BOOT_TOKEN") {
 		t.Errorf("no token: %q", p)
 	}
 	obj := types.ObjectValueMust(map[string]attr.Type{"create": types.StringType, "update": types.StringType},

@@ -6,13 +6,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
+	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/provisioners/fakesub"
 	"github.com/stratastack/strata/provisioners/openstack"
+	"github.com/stratastack/strata/provisioners/vsphere"
 )
 
 // TestProviderSchema asks the provider for its schema the way Terraform
@@ -58,36 +62,63 @@ func TestResolveFallsBackToTheEnvironment(t *testing.T) {
 		"AWS_DEFAULT_REGION": "eu-west-1", "AWS_PROFILE": "lab",
 		"STRATA_BOOT_SERVER": "http://10.0.0.2:8080", "STRATA_BOOT_TOKEN": "tok",
 	}
-	m := providerModel{VSphere: &vsphereModel{User: types.StringValue("explicit")}}
-	got, problems := resolve(m, func(k string) string { return env[k] })
+	getenv := func(k string) string { return env[k] }
+	got, problems := resolve(catalog.Kinds(), map[string]map[string]string{"vsphere": {"user": "explicit"}}, getenv)
 	if len(problems) > 0 {
 		t.Fatalf("problems: %+v", problems)
 	}
-	want := settings{
-		VSphere:   vsphereSettings{Server: "vc.example", User: "explicit", Password: "env-pass", Insecure: true},
-		OpenStack: openstackSettings{Config: openstack.Config{Cloud: "devstack", ProjectName: "legacy", UserDomainName: "Default", ProjectDomainName: "Default"}},
-		AWS:       awsSettings{Region: "eu-west-1", Profile: "lab"},
-		BareMetal: baremetalSettings{BootServer: "http://10.0.0.2:8080", Token: "tok"},
+	if v, want := vsphere.ConfigFrom(got.env["vsphere"]), (vsphere.Config{Server: "vc.example", User: "explicit", Password: "env-pass", Insecure: true}); v != want {
+		t.Errorf("vsphere %+v, want %+v", v, want)
+	}
+	if o, want := openstack.ConfigFrom(got.env["openstack"]), (openstack.Config{Cloud: "devstack", ProjectName: "legacy", UserDomainName: "Default", ProjectDomainName: "Default"}); !reflect.DeepEqual(o, want) {
+		t.Errorf("openstack %s, want %s", o, want)
+	}
+	if a, want := got.env["aws"].Settings, (map[string]string{"region": "eu-west-1", "profile": "lab"}); !reflect.DeepEqual(a, want) {
+		t.Errorf("aws %v, want %v", a, want)
+	}
+	if b, want := got.env["baremetal"].Settings, (map[string]string{"boot_server": "http://10.0.0.2:8080", "token": "tok"}); !reflect.DeepEqual(b, want) {
+		t.Errorf("baremetal %v, want %v", b, want)
 	}
 	// BMC passwords are read from the environment when a BMC is used.
+	r := &machineResource{client: &client{settings: got}}
 	env["IPMI_PW"] = "calvin"
-	if pw, err := got.bmcPasswords("r1n1", "IPMI_PW"); err != nil || pw != "calvin" {
+	if pw, err := r.bmcPasswords()("r1n1", "IPMI_PW"); err != nil || pw != "calvin" {
 		t.Fatalf("bmc password: %q %v", pw, err)
 	}
-	if _, err := got.bmcPasswords("r1n1", ""); err == nil || !strings.Contains(err.Error(), "STRATA_BMC_PASSWORD") {
+	if _, err := r.bmcPasswords()("r1n1", ""); err == nil || !strings.Contains(err.Error(), "STRATA_BMC_PASSWORD") {
 		t.Fatalf("missing bmc password: %v", err)
 	}
-	got.bmcPasswords = nil
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("resolved\n%+v\nwant\n%+v", got, want)
-	}
 
-	// An explicit false beats the environment's true; an unknown value
-	// defers the kind's checks to apply.
-	m = providerModel{VSphere: &vsphereModel{AllowUnverifiedSSL: types.BoolValue(false), Server: types.StringUnknown()}}
-	got, _ = resolve(m, func(k string) string { return env[k] })
-	if got.VSphere.Insecure || !got.VSphere.Unknown || got.OpenStack.Unknown {
-		t.Fatalf("got %+v", got.VSphere)
+	// An explicit false beats the environment's true.
+	got, _ = resolve(catalog.Kinds(), map[string]map[string]string{"vsphere": {"allow_unverified_ssl": "false"}}, getenv)
+	if vsphere.ConfigFrom(got.env["vsphere"]).Insecure {
+		t.Fatalf("got %+v", got.env["vsphere"])
+	}
+}
+
+// blockValues reads what a provider block wrote; an unknown value defers
+// the kind's checks to apply.
+func TestBlockValues(t *testing.T) {
+	types3 := map[string]attr.Type{"server": types.StringType, "user": types.StringType, "allow_unverified_ssl": types.BoolType}
+	cases := []struct {
+		name        string
+		block       types.Object
+		want        map[string]string
+		wantUnknown bool
+	}{
+		{"no block", types.ObjectNull(types3), map[string]string{}, false},
+		{"written", types.ObjectValueMust(types3, map[string]attr.Value{
+			"server": types.StringValue("vc"), "user": types.StringNull(), "allow_unverified_ssl": types.BoolValue(false),
+		}), map[string]string{"server": "vc", "allow_unverified_ssl": "false"}, false},
+		{"unknown", types.ObjectValueMust(types3, map[string]attr.Value{
+			"server": types.StringUnknown(), "user": types.StringValue("u"), "allow_unverified_ssl": types.BoolNull(),
+		}), map[string]string{"user": "u"}, true},
+	}
+	for _, c := range cases {
+		got, unknown := blockValues(c.block)
+		if !reflect.DeepEqual(got, c.want) || unknown != c.wantUnknown {
+			t.Errorf("%s: %v %v, want %v %v", c.name, got, unknown, c.want, c.wantUnknown)
+		}
 	}
 }
 
@@ -98,11 +129,8 @@ func TestResolveOpenStackBlockWins(t *testing.T) {
 		"OS_CLOUD": "env-cloud", "OS_CLIENT_CONFIG_FILE": "/etc/my-clouds.yaml", "OS_PASSWORD": "env-pass",
 		"OS_REGION_NAME": "EnvRegion", "OS_APPLICATION_CREDENTIAL_SECRET": "s", "HOME": "/home/u", "OS_INSECURE": "1",
 	}
-	m := providerModel{OpenStack: &openstackModel{
-		Cloud: types.StringValue("block-cloud"), Password: types.StringValue("block-pass"), Insecure: types.BoolValue(false),
-		Region: types.StringNull(),
-	}}
-	got, problems := resolve(m, func(k string) string { return env[k] })
+	written := map[string]map[string]string{"openstack": {"cloud": "block-cloud", "password": "block-pass", "insecure": "false"}}
+	got, problems := resolve(catalog.Kinds(), written, func(k string) string { return env[k] })
 	if len(problems) > 0 {
 		t.Fatalf("problems: %+v", problems)
 	}
@@ -110,22 +138,20 @@ func TestResolveOpenStackBlockWins(t *testing.T) {
 		Cloud: "block-cloud", CloudsFile: "/etc/my-clouds.yaml", HomeDir: "/home/u", Password: "block-pass",
 		Region: "EnvRegion", ApplicationCredentialSecret: "s",
 	}
-	if !reflect.DeepEqual(got.OpenStack.Config, want) || got.OpenStack.Unknown {
-		t.Fatalf("resolved %s, want %s", got.OpenStack.Config, want)
-	}
-	if got.connectConfig().OpenStack.Password != "block-pass" {
-		t.Error("connectConfig drops the openstack settings")
+	if o := openstack.ConfigFrom(got.env["openstack"]); !reflect.DeepEqual(o, want) {
+		t.Fatalf("resolved %s, want %s", o, want)
 	}
 }
 
 func TestResolveRejectsABadBoolean(t *testing.T) {
-	_, problems := resolve(providerModel{}, func(k string) string {
+	_, problems := resolve(catalog.Kinds(), nil, func(k string) string {
 		if k == "VSPHERE_ALLOW_UNVERIFIED_SSL" {
 			return "sometimes"
 		}
 		return ""
 	})
-	if len(problems) != 1 || !strings.Contains(problems[0].detail, `VSPHERE_ALLOW_UNVERIFIED_SSL="sometimes" is not a boolean`) {
+	if len(problems) != 1 || !strings.Contains(problems[0].detail, `VSPHERE_ALLOW_UNVERIFIED_SSL="sometimes" is not a boolean`) ||
+		!problems[0].path.Equal(path.Root("vsphere").AtName("allow_unverified_ssl")) {
 		t.Fatalf("problems: %+v", problems)
 	}
 }

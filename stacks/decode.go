@@ -174,7 +174,8 @@ func (d *decoder) stackBlock(blocks []*hcl.Block, bodies []hcl.Body) string {
 
 func (d *decoder) substrate(b *hcl.Block) *Substrate {
 	kind, name := b.Labels[0], b.Labels[1]
-	spec, ok := d.kinds.Substrates[kind]
+	k, ok := d.kinds.Substrates[kind]
+	spec := k.Spec
 	if !ok {
 		d.errorf(b.LabelRanges[0], fmt.Sprintf("Unknown substrate kind %q", kind),
 			"Substrate kinds are %s.%s", strings.Join(keys(d.kinds.Substrates), ", "), didYouMean(kind, keys(d.kinds.Substrates)))
@@ -291,11 +292,11 @@ func (d *decoder) poolSpec(ref Ref, s *Stack) *provisioners.Spec {
 		}
 		kind = l.SubstrateKind()
 	}
-	spec, ok := d.kinds.Substrates[kind]
+	k, ok := d.kinds.Substrates[kind]
 	if !ok {
 		return nil
 	}
-	return &spec
+	return &k.Spec
 }
 
 func roleSchema() *hcl.BodySchema {

@@ -4,16 +4,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/stratastack/strata/provisioners"
-	"github.com/stratastack/strata/stacks/layers"
 	"github.com/stratastack/strata/stacks/schema"
 )
-
-// Kinds are the substrate and layer kinds a stack may use.
-type Kinds struct {
-	Layers     *layers.Set
-	Substrates map[string]provisioners.Spec
-}
 
 // Stack is a validated stack.
 type Stack struct {

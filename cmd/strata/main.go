@@ -6,21 +6,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/cli"
-	"github.com/stratastack/strata/internal/connect"
 	"github.com/stratastack/strata/internal/engine"
-	"github.com/stratastack/strata/provisioners/baremetal"
-	"github.com/stratastack/strata/provisioners/openstack"
-	"github.com/stratastack/strata/provisioners/vsphere"
+	"github.com/stratastack/strata/stacks"
 )
 
-const usage = `Usage: strata COMMAND PATH [flags]
+const usageText = `Usage: strata COMMAND PATH [flags]
 
 Commands:
   validate PATH [-var k=v]... [-var-file F]...          check a stack; exit 1 with diagnostics
@@ -33,13 +32,28 @@ Commands:
   boot serve [-data DIR] [-http ADDR] [-tftp ADDR] ...  the bare-metal boot server (strata boot serve -h lists its flags)
   lab up | down | status | exec                         a local PXE lab of QEMU VMs with IPMI BMCs (strata lab lists its flags)
 
-Credentials come from the environment: VSPHERE_SERVER, VSPHERE_USER, VSPHERE_PASSWORD,
-VSPHERE_ALLOW_UNVERIFIED_SSL; OpenStack's OS_CLOUD with clouds.yaml (OS_CLIENT_CONFIG_FILE, ./,
-~/.config/openstack, /etc/openstack) or the other OS_* variables; STRATA_BOOT_TOKEN (the boot server API) and STRATA_BMC_PASSWORD
-(or the variable a machine's bmc_password_env names). State and secret seeds are kept in -state-dir (.strata).
+Settings and credentials come from the environment, per substrate kind:
+%s
+OpenStack also reads clouds.yaml where its CLI does (OS_CLIENT_CONFIG_FILE, ./, ~/.config/openstack,
+/etc/openstack). BMC passwords come from STRATA_BMC_PASSWORD (or the variable a machine's bmc_password_env names).
+State and secret seeds are kept in -state-dir (.strata).
 
 PATH is a stack file (.hcl or .json) or a folder of *.strata.hcl / *.strata.json files.
 `
+
+// usage is the help text, with the environment variables every
+// registered substrate kind reads.
+func usage(kinds stacks.Kinds) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(kinds.Substrates)) {
+		var vars []string
+		for _, s := range kinds.Substrates[name].Settings {
+			vars = append(vars, strings.Join(s.Env, " or "))
+		}
+		fmt.Fprintf(&b, "  %-10s %s\n", name, strings.Join(vars, ", "))
+	}
+	return fmt.Sprintf(usageText, strings.TrimSuffix(b.String(), "\n"))
+}
 
 type multi []string
 
@@ -54,8 +68,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	kinds := catalog.Kinds()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage(kinds))
 		return cli.Usage
 	}
 	cmd := args[0]
@@ -104,23 +119,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	optionalPath := cmd == "status" || (cmd == "down" && *expired)
 	if path == "" && !optionalPath {
-		fmt.Fprintf(stderr, "strata %s: missing PATH\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "strata %s: missing PATH\n\n%s", cmd, usage(kinds))
 		return cli.Usage
 	}
 	a := cli.Stack{Path: path, Vars: vars, VarFiles: varFiles}
-	kinds := catalog.Kinds()
+	env, problems := kinds.Environment(os.Getenv)
 	apply := cli.ApplyArgs{
 		StateDir: *stateDir, Parallelism: int(*parallelism), TTL: *ttl, Expired: *expired,
-		Connect: connect.Config{VSphere: vsphere.Config{
-			Server:   os.Getenv("VSPHERE_SERVER"),
-			User:     os.Getenv("VSPHERE_USER"),
-			Password: os.Getenv("VSPHERE_PASSWORD"),
-			Insecure: os.Getenv("VSPHERE_ALLOW_UNVERIFIED_SSL") == "true" || os.Getenv("VSPHERE_ALLOW_UNVERIFIED_SSL") == "1",
-		}, BareMetal: baremetal.Config{
-			BootToken:   os.Getenv("STRATA_BOOT_TOKEN"),
-			BMCPassword: connect.BMCPasswords(os.Getenv),
-		}, OpenStack: openstack.ConfigFromEnv(os.Getenv)},
-		Live: isTerminal(stderr),
+		Env: env, Live: isTerminal(stderr),
+	}
+	if cmd == "up" || cmd == "down" || cmd == "status" {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "strata %s: %s\n", cmd, p.Detail)
+		}
+		if len(problems) > 0 {
+			return cli.Usage
+		}
 	}
 	switch cmd {
 	case "up":
@@ -136,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "render":
 		return cli.Render(ctx, a, cli.RenderArgs{Node: *node, Layer: *layer, StateDir: *stateDir}, kinds, out)
 	}
-	fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", cmd, usage)
+	fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", cmd, usage(kinds))
 	return cli.Usage
 }
 

@@ -69,6 +69,27 @@ func TestRunFlags(t *testing.T) {
 	}
 }
 
+// A setting the environment gives that does not parse stops the commands
+// that connect, naming the variable; the others do not read it.
+func TestRunBadEnvironment(t *testing.T) {
+	t.Setenv("VSPHERE_ALLOW_UNVERIFIED_SSL", "sometimes")
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"up", contract}, cli.Usage},
+		{[]string{"status", contract}, cli.Usage},
+		{[]string{"validate", contract}, cli.OK},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{tc.args[0], "-state-dir", t.TempDir()}, tc.args[1:]...)
+		code := run(t.Context(), args, &stdout, &stderr)
+		if code != tc.code || (code == cli.Usage && !strings.Contains(stderr.String(), `VSPHERE_ALLOW_UNVERIFIED_SSL="sometimes" is not a boolean`)) {
+			t.Errorf("run(%q) = %d, want %d\nstderr: %s", tc.args, code, tc.code, &stderr)
+		}
+	}
+}
+
 // plan -json is one JSON document, whatever flags come with it.
 func TestRunPlanJSON(t *testing.T) {
 	var stdout, stderr bytes.Buffer

@@ -13,15 +13,24 @@ import (
 	oslayer "github.com/stratastack/strata/stacks/layers/openstack"
 )
 
-// Kinds returns every built-in substrate and layer kind.
+// Kinds returns every built-in substrate and layer kind: one line each.
 func Kinds() stacks.Kinds {
-	set, err := layers.NewSet(mesos.New(), kubernetes.New(), oslayer.New())
+	set, err := layers.NewSet(
+		mesos.New(),
+		kubernetes.New(),
+		oslayer.New(),
+	)
 	if err != nil {
 		panic(err) // the built-in kinds are distinct; this is a programming error
 	}
-	subs := map[string]provisioners.Spec{}
-	for _, s := range []provisioners.Spec{vsphere.Spec(), aws.Spec(), ossub.Spec(), baremetal.Spec()} {
-		subs[s.Kind] = s
+	subs := map[string]provisioners.Kind{}
+	for _, k := range []provisioners.Kind{
+		vsphere.Kind(),
+		aws.Kind(),
+		ossub.Kind(),
+		baremetal.Kind(),
+	} {
+		subs[k.Spec.Kind] = k
 	}
 	return stacks.Kinds{Layers: set, Substrates: subs}
 }

@@ -46,7 +46,7 @@ func kindsMarkdown() []byte {
 	}
 	sort.Strings(subs)
 	for _, name := range subs {
-		spec := k.Substrates[name]
+		spec := k.Substrates[name].Spec
 		fmt.Fprintf(&b, "\n### substrate %q\n\n", name)
 		attrTable(&b, spec.Attrs)
 		for _, blk := range spec.Blocks {

@@ -10,10 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/stratastack/strata/internal/connect"
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/internal/state"
+	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/plan"
 )
@@ -24,11 +24,20 @@ type ApplyArgs struct {
 	Parallelism int
 	TTL         time.Duration // up: 0 keeps the recorded TTL (none by default)
 	Expired     bool          // down: remove every expired stack in StateDir
-	Connect     connect.Config
+	// Env holds each substrate kind's settings, resolved from the
+	// environment (stacks.Kinds.Environment).
+	Env map[string]provisioners.Env
 	// Live redraws one progress line (stderr is a terminal); otherwise
 	// each event is a line of its own.
 	Live bool
 	Now  func() time.Time
+}
+
+// opener opens substrates of kinds with the resolved settings.
+func (a ApplyArgs) opener(kinds stacks.Kinds) engine.OpenFunc {
+	return func(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error) {
+		return kinds.Open(ctx, a.Env[sub.Kind], sub)
+	}
 }
 
 func (a ApplyArgs) now() time.Time {
@@ -46,7 +55,7 @@ func compileChecked(a Stack, kinds stacks.Kinds, io IO) (*plan.Plan, bool) {
 		return nil, false
 	}
 	p := plan.Compile(s, kinds)
-	for _, err := range []error{connect.Check(s), engine.Check(p)} {
+	for _, err := range []error{kinds.Unprovisioned(s), engine.Check(p)} {
 		if err != nil {
 			fmt.Fprintf(io.Err, "Error: %v\n", err)
 			return nil, false
@@ -82,7 +91,7 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 		rec.TTL = args.TTL
 	}
 	prog := newProgress(io, args.Live, "up", len(p.Machines))
-	e := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism, Report: prog.event})
+	e := engine.New(args.opener(kinds), engine.Options{Parallelism: args.Parallelism, Report: prog.event})
 	res, applyErr := e.Apply(ctx, p, seed)
 	prog.done()
 	if res != nil {
@@ -149,7 +158,7 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds 
 	if !ok {
 		return Invalid
 	}
-	if err := connect.Check(s); err != nil {
+	if err := kinds.Unprovisioned(s); err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
@@ -159,7 +168,7 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds 
 		return Invalid
 	}
 	prog := newProgress(io, args.Live, "down", 0)
-	e := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism, Report: prog.event})
+	e := engine.New(args.opener(kinds), engine.Options{Parallelism: args.Parallelism, Report: prog.event})
 	res, err := e.Destroy(ctx, plan.Compile(s, kinds), seed)
 	prog.done()
 	if err != nil {
@@ -200,7 +209,7 @@ func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
-	res, err := engine.New(args.Connect, engine.Options{Parallelism: args.Parallelism}).Status(ctx, p, seed)
+	res, err := engine.New(args.opener(kinds), engine.Options{Parallelism: args.Parallelism}).Status(ctx, p, seed)
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
