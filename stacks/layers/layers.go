@@ -99,6 +99,7 @@ func (m Member) Host() string {
 // Cluster is what a renderer knows about one layer of a stack.
 type Cluster struct {
 	Stack    string
+	Kind     string
 	Name     string
 	Version  string
 	Settings schema.Values
@@ -108,6 +109,9 @@ type Cluster struct {
 	Placements map[string]string
 	Secrets    Secrets
 }
+
+// Key is the layer's "KIND.NAME".
+func (c Cluster) Key() string { return c.Kind + "." + c.Name }
 
 // Node is one machine of a pool to render a bootstrap for.
 type Node struct {

@@ -15,6 +15,9 @@ import (
 	"github.com/stratastack/strata/stacks/schema"
 )
 
+// Kind is the layer kind.
+const Kind = "kubernetes"
+
 // Role names.
 const (
 	ControlPlane = "control-plane"
@@ -47,7 +50,7 @@ var _ layers.Layer = (*Layer)(nil)
 func New() *Layer { return &Layer{} }
 
 // Kind implements layers.Layer.
-func (*Layer) Kind() string { return "kubernetes" }
+func (*Layer) Kind() string { return Kind }
 
 // DefaultVersion implements layers.Layer.
 func (*Layer) DefaultVersion() string { return defaultVersion }
@@ -85,6 +88,7 @@ func (*Layer) Roles() []layers.Role {
 
 // settings are a cluster's decoded and checked settings.
 type settings struct {
+	c            layers.Cluster
 	stack, layer string
 	version      string // 1.37.2
 	stream       string // v1.37
@@ -102,7 +106,7 @@ type settings struct {
 var versionRE = regexp.MustCompile(`^v?([0-9]+)\.([0-9]+)\.([0-9]+)$`)
 
 func newSettings(c layers.Cluster) (*settings, error) {
-	s := &settings{stack: c.Stack, layer: c.Name}
+	s := &settings{c: c, stack: c.Stack, layer: c.Name}
 	v := c.Version
 	if v == "" {
 		v = defaultVersion

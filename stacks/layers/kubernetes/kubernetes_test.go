@@ -46,6 +46,7 @@ func settingsOf(over map[string]string) schema.Values {
 func cluster(sec layers.Secrets, cpOn, workerOn string, over map[string]string) layers.Cluster {
 	return layers.Cluster{
 		Stack:    "edge-1",
+		Kind:     Kind,
 		Name:     "apps",
 		Version:  "1.37.2",
 		Settings: settingsOf(over),
@@ -139,7 +140,8 @@ func TestRenderHosted(t *testing.T) {
 		{golden: "mesos-worker", role: Worker, count: 4, kind: "app"},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
-			objs := renderHosted(t, cluster(layertest.Secrets(t), "mesos", "mesos", nil), tc.role, tc.count)
+			c := cluster(layertest.Secrets(t), "mesos", "mesos", nil)
+			objs := renderHosted(t, c, tc.role, tc.count)
 			if len(objs) != 1 {
 				t.Fatalf("got %d objects, want 1", len(objs))
 			}
@@ -148,6 +150,7 @@ func TestRenderHosted(t *testing.T) {
 				t.Errorf("object %s %s %q sensitive=%v", o.Format, o.Kind, o.Name, o.Sensitive)
 			}
 			layertest.Marathon(t, o.Body)
+			layertest.Labelled(t, o, c.Labels(tc.role))
 			layertest.Golden(t, tc.golden+".json", o.Body)
 			// The files the node containers write, decoded, for review.
 			layertest.Golden(t, tc.golden+".files.txt", []byte(hostedFiles(t, o.Body)))

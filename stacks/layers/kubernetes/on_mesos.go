@@ -136,7 +136,7 @@ func nodeApp(s *settings, id, role string, instances int, files []hostFile, unit
 			},
 		},
 		Env:             env,
-		Labels:          map[string]string{"strata.stack": s.stack, "strata.layer": s.layer, "strata.role": role},
+		Labels:          s.c.Labels(role),
 		Constraints:     [][]string{{"hostname", "UNIQUE"}},
 		Networks:        []marathon.Network{{Mode: "host"}},
 		HealthChecks:    []marathon.HealthCheck{hc},

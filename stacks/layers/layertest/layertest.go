@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -15,11 +16,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/stratastack/strata/internal/secrets"
+	"github.com/stratastack/strata/stacks/layers"
 	"github.com/stratastack/strata/stacks/layers/marathon/contract"
 )
 
@@ -146,4 +149,63 @@ func Golden(t testing.TB, name string, got []byte) {
 	if !bytes.Equal(want, got) {
 		t.Fatalf("%s differs from the golden file (STRATA_UPDATE_GOLDEN=1 rewrites it)\n--- got ---\n%s", path, got)
 	}
+}
+
+// Labelled checks that every object in o (each Kubernetes object, each
+// app of a Marathon group) carries want, the stack's labels of its role
+// (layers.Cluster.Labels), which hosts list and remove a stack's objects
+// by. A Namespace, which the roles of a layer share, needs no role label.
+func Labelled(t testing.TB, o layers.Object, want map[string]string) {
+	t.Helper()
+	check := func(what string, got map[string]string) {
+		for k, v := range want {
+			if k == layers.LabelRole && strings.HasPrefix(what, "Namespace ") {
+				continue
+			}
+			if got[k] != v {
+				t.Errorf("%s: label %s = %q, want %q", what, k, got[k], v)
+			}
+		}
+	}
+	switch o.Format {
+	case "kubernetes":
+		for _, obj := range Kubernetes(t, o.Body) {
+			m, err := meta.Accessor(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(obj.GetObjectKind().GroupVersionKind().Kind+" "+m.GetName(), m.GetLabels())
+		}
+	case "marathon":
+		var g marathonGroup
+		if err := json.Unmarshal(o.Body, &g); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(g marathonGroup)
+		walk = func(g marathonGroup) {
+			if g.Apps == nil && g.Groups == nil {
+				check("app "+g.ID, g.Labels)
+			}
+			for _, a := range g.Apps {
+				check("app "+a.ID, a.Labels)
+			}
+			for _, sub := range g.Groups {
+				walk(sub)
+			}
+		}
+		walk(g)
+	default:
+		t.Fatalf("object %s %s: unknown format %q", o.Kind, o.Name, o.Format)
+	}
+}
+
+// marathonGroup is as much of a Marathon app or group as Labelled reads.
+type marathonGroup struct {
+	ID     string            `json:"id"`
+	Labels map[string]string `json:"labels"`
+	Apps   []struct {
+		ID     string            `json:"id"`
+		Labels map[string]string `json:"labels"`
+	} `json:"apps"`
+	Groups []marathonGroup `json:"groups"`
 }

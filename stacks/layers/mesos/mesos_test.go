@@ -34,7 +34,7 @@ func settings(over map[string]cty.Value) schema.Values {
 
 func cluster(s layers.Secrets, placement string, over map[string]cty.Value) layers.Cluster {
 	return layers.Cluster{
-		Stack: "edge-1", Name: "core", Version: DefaultVersion,
+		Stack: "edge-1", Kind: Kind, Name: "core", Version: DefaultVersion,
 		Settings: settings(over),
 		Members: map[string][]layers.Member{
 			// Out of order on purpose: renderers sort by index.
@@ -159,6 +159,7 @@ func TestRenderHosted(t *testing.T) {
 					t.Errorf("%s/%s format %q", o.Kind, o.Name, o.Format)
 				}
 				decoded := layertest.Kubernetes(t, o.Body)
+				layertest.Labelled(t, o, c.Labels(tc.role))
 				if len(decoded) != 1 {
 					t.Errorf("%s/%s holds %d documents, want 1", o.Kind, o.Name, len(decoded))
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -54,6 +55,7 @@ type onKubernetes struct {
 
 func (k onKubernetes) labels(role string) map[string]string {
 	l := k.selector(role)
+	maps.Copy(l, k.h.Labels(role))
 	l["app.kubernetes.io/part-of"] = k.h.Stack
 	l["app.kubernetes.io/managed-by"] = "strata"
 	l["app.kubernetes.io/version"] = k.h.Version
@@ -82,10 +84,17 @@ func (k onKubernetes) podHosts(n int) []string {
 	return out
 }
 
+func (k onKubernetes) nsLabels() map[string]string {
+	l := k.h.Labels("")
+	l["app.kubernetes.io/managed-by"] = "strata"
+	l["app.kubernetes.io/part-of"] = k.h.Stack
+	return l
+}
+
 func (k onKubernetes) namespace() corev1.Namespace {
 	return corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: k.ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "strata", "app.kubernetes.io/part-of": k.h.Stack}},
+		ObjectMeta: metav1.ObjectMeta{Name: k.ns, Labels: k.nsLabels()},
 	}
 }
 

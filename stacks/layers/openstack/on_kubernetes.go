@@ -3,6 +3,7 @@ package openstack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -34,14 +35,25 @@ func volumeName(prefix, path string) string {
 	return n
 }
 
+// labels are the labels of a workload's objects, on either host: the
+// stack's (layers.Cluster.Labels) and Kubernetes' recommended ones.
 func (p *plan) labels(role, name string) map[string]string {
-	return map[string]string{
+	l := p.c.Labels(role)
+	maps.Copy(l, map[string]string{
 		"app.kubernetes.io/name":       name,
 		"app.kubernetes.io/instance":   p.ns,
 		"app.kubernetes.io/component":  role,
 		"app.kubernetes.io/part-of":    "openstack",
 		"app.kubernetes.io/managed-by": "strata",
-	}
+	})
+	return l
+}
+
+// nsLabels are the labels of the namespace the roles share.
+func (p *plan) nsLabels() map[string]string {
+	l := p.c.Labels("")
+	l["app.kubernetes.io/managed-by"] = "strata"
+	return l
 }
 
 func (p *plan) meta(role, name string) metav1.ObjectMeta {
@@ -103,7 +115,7 @@ func (p *plan) renderOnKubernetes(role string, ws []workload) ([]layers.Object, 
 	items := []item{
 		{"Namespace", p.ns, &corev1.Namespace{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-			ObjectMeta: metav1.ObjectMeta{Name: p.ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "strata"}},
+			ObjectMeta: metav1.ObjectMeta{Name: p.ns, Labels: p.nsLabels()},
 		}, false},
 		{"Secret", secretName, &corev1.Secret{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},

@@ -81,18 +81,22 @@ func (p *plan) renderOnMesos(role string, ws []workload) ([]layers.Object, error
 	return []layers.Object{{Format: "marathon", Kind: "group", Name: group, Body: append(b, '\n'), Sensitive: true}}, nil
 }
 
+// appLabels are a Marathon app's labels: the stack's, and its workload.
+func (p *plan) appLabels(role, workload string) map[string]string {
+	l := p.c.Labels(role)
+	l["stratastack.io/workload"] = workload
+	return l
+}
+
 func (p *plan) app(group string, w workload, pr proc, instances int, deps []string, files map[string]file, roleNames []string, vals map[string]string) marathon.App {
 	a := marathon.App{
-		ID:          group + "/" + pr.name,
-		CPUs:        pr.cpus,
-		Mem:         pr.mem,
-		Instances:   instances,
-		Networks:    []marathon.Network{{Mode: "host"}},
-		Constraints: [][]string{{"hostname", "UNIQUE"}},
-		Labels: map[string]string{
-			"strata.stack": p.c.Stack, "strata.layer": p.c.Name, "strata.role": strings.TrimPrefix(path.Base(group), "/"),
-			"strata.workload": w.name,
-		},
+		ID:           group + "/" + pr.name,
+		CPUs:         pr.cpus,
+		Mem:          pr.mem,
+		Instances:    instances,
+		Networks:     []marathon.Network{{Mode: "host"}},
+		Constraints:  [][]string{{"hostname", "UNIQUE"}},
+		Labels:       p.appLabels(strings.TrimPrefix(path.Base(group), "/"), w.name),
 		Dependencies: deps,
 		Env:          map[string]any{},
 	}

@@ -33,6 +33,7 @@ func settings(set map[string]string) schema.Values {
 func cluster(s layers.Secrets, ctrl, compute string) layers.Cluster {
 	return layers.Cluster{
 		Stack:    "edge-1",
+		Kind:     Kind,
 		Name:     "cloud",
 		Settings: settings(nil),
 		Members: map[string][]layers.Member{
@@ -139,6 +140,7 @@ func TestRender(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, o := range objs {
+				layertest.Labelled(t, o, c.Labels(tc.role))
 				switch tc.on {
 				case "kubernetes":
 					if o.Format != "kubernetes" {
