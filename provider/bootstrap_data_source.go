@@ -213,7 +213,7 @@ func (d *bootstrapDataSource) Read(ctx context.Context, req datasource.ReadReque
 				fmt.Sprintf("Stack %q has no layer %q; write KIND.NAME, one of: %s.", s.Name, key, strings.Join(have, ", ")))
 			return
 		}
-		objs, err := p.RenderHosted(ctx, seed, key, role)
+		objs, err := p.RenderHosted(ctx, seed, key, role, nil)
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("role"), "Cannot render the hosted role", err.Error())
 			return

@@ -105,6 +105,7 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 	}
 	if res != nil {
 		machineTable(io, res.Machines)
+		hostedTable(io, res.Hosted)
 		if len(res.Removed) > 0 {
 			fmt.Fprintf(io.Out, "Removed: %s\n", strings.Join(res.Removed, ", "))
 		}
@@ -215,6 +216,7 @@ func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io
 		return Invalid
 	}
 	machineTable(io, res.Machines)
+	hostedTable(io, res.Hosted)
 	if len(res.Orphans) > 0 {
 		fmt.Fprintf(io.Out, "Not in the stack file (strata up removes them): %s\n", strings.Join(res.Orphans, ", "))
 	}
@@ -250,6 +252,19 @@ func machineTable(io IO, ms []engine.Machine) {
 			id = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Pool, layer, role, id, addr, m.State)
+	}
+	flush(tw, io)
+}
+
+// hostedTable shows the hosted roles, when the stack has any.
+func hostedTable(io IO, hs []engine.Hosted) {
+	if len(hs) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nLAYER\tROLE\tON\tCOUNT\tOBJECTS\tSTATE")
+	for _, h := range hs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", h.Layer, h.Role, h.On, h.Count, len(h.Objects), h.State)
 	}
 	flush(tw, io)
 }

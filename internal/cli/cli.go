@@ -159,7 +159,7 @@ func renderLayer(ctx context.Context, p *plan.Plan, s *stacks.Stack, seed layers
 		return Invalid
 	}
 	for _, role := range roles {
-		objs, err := p.RenderHosted(ctx, seed, key, role)
+		objs, err := p.RenderHosted(ctx, seed, key, role, nil)
 		if err != nil {
 			fmt.Fprintln(io.Err, err)
 			return Invalid

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -69,14 +72,17 @@ const (
 	ActionAdopt  = "adopt" // found made by an earlier run
 	ActionReady  = "ready"
 	ActionDelete = "delete"
-	ActionRetry  = "retry" // after a transient error
-	ActionWait   = "wait"  // for a layer to answer
+	ActionRetry  = "retry"  // after a transient error
+	ActionWait   = "wait"   // for a layer to answer
+	ActionSubmit = "submit" // a hosted role's objects to its host layer
 )
 
-// Event is one thing that happened to a machine.
+// Event is one thing that happened to a machine or a hosted role.
 type Event struct {
-	Time    time.Time
-	Action  string // one of the Action constants
+	Time   time.Time
+	Action string // one of the Action constants
+	// Machine names the machine, the hosted role (LAYER/ROLE, e.g.
+	// mesos.core/agent) or the layer waited for.
 	Machine string
 	Err     error // for retry: the transient error
 	Attempt int
@@ -116,12 +122,22 @@ type Machine struct {
 	State     string   `json:"state"`
 }
 
+// Hosted is a planned hosted role as it exists.
+type Hosted struct {
+	plan.Hosted
+	// Objects are its objects' ids on the host layer.
+	Objects []string `json:"objects"`
+	State   string   `json:"state"` // running, or absent
+}
+
 // Result is what an apply, destroy or status found and did.
 type Result struct {
 	Stack    string    `json:"stack"`
 	Machines []Machine `json:"machines"`
-	// Removed names the machines deleted; Orphans those found that the
-	// plan does not know (status only).
+	Hosted   []Hosted  `json:"hosted,omitempty"`
+	// Removed names the machines deleted and the hosted objects removed
+	// (LAYER:ID); Orphans those found that the plan does not know (status
+	// only).
 	Removed []string `json:"removed,omitempty"`
 	Orphans []string `json:"orphans,omitempty"`
 }
@@ -135,7 +151,10 @@ var ErrUnsupported = errors.New("not supported by this engine yet")
 func Check(p *plan.Plan) error {
 	var problems []string
 	for _, h := range p.Hosted {
-		problems = append(problems, fmt.Sprintf("role %s of layer %s is hosted on layer %s: submitting hosted roles is not implemented yet (strata render -layer %s/%s prints its objects)", h.Role, h.Layer, h.On, h.Layer, h.Role))
+		if !p.CanHost(h.On) {
+			problems = append(problems, fmt.Sprintf("role %s of layer %s is hosted on layer %s: submitting to a %s layer is not implemented yet (strata render -layer %s/%s prints its objects)",
+				h.Role, h.Layer, h.On, strings.SplitN(h.On, ".", 2)[0], h.Layer, h.Role))
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrUnsupported, strings.Join(problems, "; "))
@@ -200,27 +219,53 @@ func (e *Engine) openLayer(ctx context.Context, p *plan.Plan, sec layers.Secrets
 }
 
 // awaitLayer opens the layer substrate of key for an apply, once the
-// layer's machines are up: it keeps trying while the layer does not answer
-// yet (transient errors), up to Options.LayerTimeout.
-func (e *Engine) awaitLayer(parent context.Context, p *plan.Plan, sec layers.Secrets, key string, known plan.Addresses) (*substrate, error) {
+// layer's machines are up (await).
+func (e *Engine) awaitLayer(ctx context.Context, p *plan.Plan, sec layers.Secrets, key string, known plan.Addresses) (*substrate, error) {
+	var sub *substrate
+	err := e.await(ctx, key, func(ctx context.Context) (err error) {
+		sub, err = e.openLayer(ctx, p, sec, key, known)
+		return err
+	})
+	return sub, err
+}
+
+// awaitHost reaches the layer of key as a host for an apply, once the
+// layer's machines are up (await).
+func (e *Engine) awaitHost(ctx context.Context, p *plan.Plan, sec layers.Secrets, key string, known plan.Addresses) (*host, error) {
+	var h *host
+	err := e.await(ctx, key, func(ctx context.Context) error {
+		got, err := p.LayerHost(ctx, sec, strings.TrimPrefix(key, "layer."), known)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		h = &host{h: got, sem: make(chan struct{}, e.opts.Parallelism)}
+		return nil
+	})
+	return h, err
+}
+
+// await keeps trying to reach the layer of key while it does not answer
+// yet (transient errors), up to Options.LayerTimeout; the timeout error
+// carries what the layer last answered.
+func (e *Engine) await(parent context.Context, key string, try func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(parent, e.opts.LayerTimeout)
 	defer cancel()
-	var last error // what the layer last answered: the timeout error carries it
+	var last error
 	timedOut := func() error {
 		return fmt.Errorf("%s did not answer within %s of its machines being up: %w", key, e.opts.LayerTimeout, last)
 	}
 	for attempt := 1; ; attempt++ {
-		sub, err := e.openLayer(ctx, p, sec, key, known)
+		err := try(ctx)
 		switch {
 		case err == nil:
-			return sub, nil
+			return nil
 		case ctx.Err() != nil && parent.Err() == nil:
 			// The timeout ran out during this attempt, whose own error is
 			// then only the deadline's.
 			last = cmp.Or(last, err)
-			return nil, timedOut()
+			return timedOut()
 		case !provisioners.IsTransient(err):
-			return nil, err
+			return err
 		}
 		last = err
 		e.report(Event{Action: ActionWait, Machine: key, Err: err, Attempt: attempt})
@@ -230,9 +275,9 @@ func (e *Engine) awaitLayer(parent context.Context, p *plan.Plan, sec layers.Sec
 		case <-ctx.Done():
 			t.Stop()
 			if err := parent.Err(); err != nil {
-				return nil, err
+				return err
 			}
-			return nil, timedOut()
+			return timedOut()
 		}
 	}
 }
@@ -263,23 +308,62 @@ func (e *Engine) existing(ctx context.Context, stack string, subs map[string]*su
 	return found, err
 }
 
+// host is a layer reached as a host for hosted roles, with its
+// parallelism bound.
+type host struct {
+	h   layers.Host
+	sem chan struct{}
+}
+
+// placed is a hosted object as found, on the host layer of key host.
+type placed struct {
+	layers.Placed
+	host string
+}
+
+func (o placed) name() string { return strings.TrimPrefix(o.host, "layer.") + ":" + o.ID }
+
+// world is what a survey found: the substrates and hosts it opened, and
+// what they hold for the stack.
+type world struct {
+	subs   map[string]*substrate // by substrate.KIND.NAME or layer.KIND.NAME
+	hosts  map[string]*host      // by layer.KIND.NAME
+	found  map[string][]instance // by machine name
+	placed []placed
+}
+
+// hostKeys are the stack's layers of a kind that hosts roles
+// ("layer.KIND.NAME"), whether the plan places roles on them or not (so
+// objects of roles no longer in the file are found), sorted.
+func hostKeys(p *plan.Plan) []string {
+	var out []string
+	for _, l := range p.Source().Layers {
+		if p.CanHost(l.Key()) {
+			out = append(out, "layer."+l.Key())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // survey opens every substrate of the stack, used or not (so machines left
 // on one a pool no longer uses are found), and lists what each holds for
-// the stack; then the same for the layers that are substrates and are up
-// (a layer whose machines are not up holds nothing yet). closeAll must be
-// called even on error.
-func (e *Engine) survey(ctx context.Context, p *plan.Plan, sec layers.Secrets) (map[string]*substrate, map[string][]instance, func(), error) {
+// the stack; then the same for the layers that are substrates or hosts and
+// are up (a layer whose machines are not up, or that does not answer yet,
+// holds nothing yet). closeAll must be called even on error.
+func (e *Engine) survey(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*world, func(), error) {
 	s := p.Source()
 	subs, closeAll, err := e.openAll(ctx, s)
 	if err != nil {
-		return nil, nil, closeAll, err
+		return nil, closeAll, err
 	}
-	found, err := e.existing(ctx, s.Name, subs)
-	if err != nil || len(layerKeys(s)) == 0 {
-		return subs, found, closeAll, err
+	w := &world{subs: subs, hosts: map[string]*host{}}
+	w.found, err = e.existing(ctx, s.Name, subs)
+	if err != nil || (len(layerKeys(s)) == 0 && len(hostKeys(p)) == 0) {
+		return w, closeAll, err
 	}
 	known := plan.Addresses{}
-	for name, ins := range found {
+	for name, ins := range w.found {
 		for _, in := range ins {
 			if in.State == provisioners.StateRunning && len(in.Addresses) > 0 {
 				known[name] = in.Addresses[0]
@@ -293,15 +377,40 @@ func (e *Engine) survey(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 			continue
 		}
 		if err != nil {
-			return subs, found, closeAll, err
+			return w, closeAll, err
 		}
 		subs[key], layerSubs[key] = sub, sub
 	}
 	more, err := e.existing(ctx, s.Name, layerSubs)
 	for name, ins := range more {
-		found[name] = append(found[name], ins...)
+		w.found[name] = append(w.found[name], ins...)
 	}
-	return subs, found, closeAll, err
+	if err != nil {
+		return w, closeAll, err
+	}
+	for _, key := range hostKeys(p) {
+		h, err := p.LayerHost(ctx, sec, strings.TrimPrefix(key, "layer."), known)
+		if errors.Is(err, layers.ErrNotUp) || provisioners.IsTransient(err) {
+			continue
+		}
+		if err != nil {
+			return w, closeAll, fmt.Errorf("%s: %w", key, err)
+		}
+		w.hosts[key] = &host{h: h, sem: make(chan struct{}, e.opts.Parallelism)}
+		var list []layers.Placed
+		err = e.retry(ctx, "list "+key, func() error {
+			var err error
+			list, err = h.List(ctx, map[string]string{layers.LabelStack: s.Name})
+			return err
+		})
+		if err != nil {
+			return w, closeAll, fmt.Errorf("listing %s: %w", key, err)
+		}
+		for _, o := range list {
+			w.placed = append(w.placed, placed{Placed: o, host: key})
+		}
+	}
+	return w, closeAll, nil
 }
 
 type instance struct {
@@ -309,21 +418,22 @@ type instance struct {
 	substrate string
 }
 
-// Apply makes the stack's machines match the plan. On error the Result
-// still lists every machine made or found, so callers can record it; a
-// re-run adopts them by their tags.
+// Apply makes the stack's machines and hosted roles match the plan. On
+// error the Result still lists every machine made or found, so callers can
+// record it; a re-run adopts them by their tags.
 func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*Result, error) {
 	if err := Check(p); err != nil {
 		return nil, err
 	}
 	s := p.Source()
-	subs, found, closeAll, err := e.survey(ctx, p, sec)
+	w, closeAll, err := e.survey(ctx, p, sec)
 	defer closeAll()
 	if err != nil {
 		return nil, err
 	}
+	subs := w.subs
 	res := &Result{Stack: s.Name}
-	st := &applyState{known: plan.Addresses{}, machines: map[string]*Machine{}}
+	st := &applyState{known: plan.Addresses{}, machines: map[string]*Machine{}, hosted: map[string]*Hosted{}}
 
 	// Keep one instance per planned machine, on the right substrate and
 	// with the planned role; everything else goes.
@@ -332,8 +442,8 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 		want[m.Name] = m
 	}
 	var doomed []instance
-	for _, name := range sortedKeys(found) {
-		ins := found[name]
+	for _, name := range sortedKeys(w.found) {
+		ins := w.found[name]
 		sort.SliceStable(ins, func(i, j int) bool { return rank(ins[i].State) < rank(ins[j].State) })
 		m, planned := want[name]
 		for i, in := range ins {
@@ -344,29 +454,42 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 			st.adopt(m, in.Instance)
 		}
 	}
-	removed, err := e.remove(ctx, subs, doomed)
+	removed, err := e.remove(ctx, p, w, doomed, unplanned(p, w.placed))
 	res.Removed = removed
 	if err != nil {
 		return st.result(res, p), err
 	}
 	for _, stage := range stages(p.Steps) {
-		// The substrates layers became are opened as the first pool on
-		// them is due: the plan orders those pools after their layer.
+		// The substrates and hosts layers became are reached as the first
+		// pool or hosted role on them is due: the plan orders those after
+		// their layer.
 		for _, step := range stage {
-			if _, open := subs[step.Target]; step.Action != "create" || open || !strings.HasPrefix(step.Target, "layer.") {
+			if !strings.HasPrefix(step.Target, "layer.") {
 				continue
 			}
-			sub, err := e.awaitLayer(ctx, p, sec, step.Target, st.addresses())
-			if err != nil {
-				return st.result(res, p), err
+			switch _, open := subs[step.Target]; {
+			case step.Action == "create" && !open:
+				sub, err := e.awaitLayer(ctx, p, sec, step.Target, st.addresses())
+				if err != nil {
+					return st.result(res, p), err
+				}
+				subs[step.Target] = sub
+			case step.Action == "submit" && w.hosts[step.Target] == nil:
+				h, err := e.awaitHost(ctx, p, sec, step.Target, st.addresses())
+				if err != nil {
+					return st.result(res, p), err
+				}
+				w.hosts[step.Target] = h
 			}
-			subs[step.Target] = sub
 		}
 		err := each(ctx, stage, func(ctx context.Context, step plan.Step) error {
-			if step.Action != "create" {
-				return nil // ready steps are barriers: create waits for readiness
+			switch step.Action {
+			case "create":
+				return e.create(ctx, p, sec, subs, st, step)
+			case "submit":
+				return e.submit(ctx, p, sec, w.hosts[step.Target], st, step)
 			}
-			return e.create(ctx, p, sec, subs, st, step)
+			return nil // ready steps are barriers: create and submit wait for readiness
 		})
 		if err != nil {
 			return st.result(res, p), err
@@ -375,11 +498,83 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 	return st.result(res, p), nil
 }
 
+// unplanned are the placed objects of roles the plan does not host where
+// they are.
+func unplanned(p *plan.Plan, found []placed) []placed {
+	want := map[string]bool{}
+	for _, h := range p.Hosted {
+		want["layer."+h.On+" "+h.Layer+"/"+h.Role] = true
+	}
+	var out []placed
+	for _, o := range found {
+		if !want[o.host+" "+o.Labels[layers.LabelLayer]+"/"+o.Labels[layers.LabelRole]] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// submit renders a hosted role's objects with the addresses known so far,
+// submits them to the host and waits until they are up.
+func (e *Engine) submit(ctx context.Context, p *plan.Plan, sec layers.Secrets, h *host, st *applyState, step plan.Step) error {
+	key, role, _ := strings.Cut(strings.TrimPrefix(step.ID, "submit:layer."), "/")
+	what := key + "/" + role
+	objs, err := p.RenderHosted(ctx, sec, key, role, st.addresses())
+	if err != nil {
+		return fmt.Errorf("rendering %s: %w", what, err)
+	}
+	if err := e.hostCall(ctx, h, "submit "+what, func() error { return h.h.Submit(ctx, objs) }); err != nil {
+		return fmt.Errorf("submitting %s to %s: %w", what, step.Target, err)
+	}
+	e.report(Event{Action: ActionSubmit, Machine: what})
+	wctx, cancel := context.WithTimeout(ctx, e.opts.LayerTimeout)
+	defer cancel()
+	if err := e.hostCall(wctx, h, "wait for "+what, func() error { return h.h.Wait(wctx, objs) }); err != nil {
+		return fmt.Errorf("waiting for %s on %s: %w", what, step.Target, err)
+	}
+	var list []layers.Placed
+	err = e.hostCall(ctx, h, "list "+what, func() (err error) {
+		list, err = h.h.List(ctx, objs[0].Labels)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("listing %s on %s: %w", what, step.Target, err)
+	}
+	st.hostedUp(key, role, list)
+	e.report(Event{Action: ActionReady, Machine: what})
+	return nil
+}
+
+// hostCall runs one host call under the host's parallelism bound, with
+// retries.
+func (e *Engine) hostCall(ctx context.Context, h *host, what string, f func() error) error {
+	return e.retry(ctx, what, func() error {
+		select {
+		case h.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-h.sem }()
+		return f()
+	})
+}
+
 // applyState is what an apply has learnt so far, shared by its workers.
 type applyState struct {
 	mu       sync.Mutex
 	known    plan.Addresses
 	machines map[string]*Machine
+	hosted   map[string]*Hosted // by LAYER/ROLE
+}
+
+func (st *applyState) hostedUp(layer, role string, objs []layers.Placed) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	h := &Hosted{State: provisioners.StateRunning}
+	for _, o := range objs {
+		h.Objects = append(h.Objects, o.ID)
+	}
+	st.hosted[layer+"/"+role] = h
 }
 
 func (st *applyState) adopt(m plan.Machine, in provisioners.Instance) {
@@ -414,6 +609,12 @@ func (st *applyState) result(res *Result, p *plan.Plan) *Result {
 	for _, m := range p.Machines {
 		if got, ok := st.machines[m.Name]; ok {
 			res.Machines = append(res.Machines, *got)
+		}
+	}
+	for _, h := range p.Hosted {
+		if got, ok := st.hosted[h.Layer+"/"+h.Role]; ok {
+			got.Hosted = h
+			res.Hosted = append(res.Hosted, *got)
 		}
 	}
 	return res
@@ -551,32 +752,83 @@ func (e *Engine) report(ev Event) {
 	}
 }
 
-// remove deletes instances in parallel and returns the names it removed.
-// Those on substrates that layers became go first: their cloud runs on the
-// others.
-func (e *Engine) remove(ctx context.Context, subs map[string]*substrate, doomed []instance) ([]string, error) {
-	var onLayers, rest []instance
+// remove deletes instances and hosted objects in parallel and returns the
+// names it removed. What is on a layer goes before the layer's own parts,
+// deepest layer first: tenants of a cloud before the cloud's workloads,
+// those before the machines of the layer they run on.
+func (e *Engine) remove(ctx context.Context, p *plan.Plan, w *world, doomed []instance, objs []placed) ([]string, error) {
+	depth := depths(p)
+	insAt, objsAt := map[int][]instance{}, map[int][]placed{}
 	for _, in := range doomed {
-		if strings.HasPrefix(in.substrate, "layer.") {
-			onLayers = append(onLayers, in)
-		} else {
-			rest = append(rest, in)
+		d := depthOf(depth, in.substrate)
+		insAt[d] = append(insAt[d], in)
+	}
+	for _, o := range objs {
+		d := depthOf(depth, o.host)
+		objsAt[d] = append(objsAt[d], o)
+	}
+	levels := map[int]bool{}
+	for d := range insAt {
+		levels[d] = true
+	}
+	for d := range objsAt {
+		levels[d] = true
+	}
+	var removed []string
+	for _, d := range slices.Backward(slices.Sorted(maps.Keys(levels))) {
+		var mu sync.Mutex
+		gone := func(name string) {
+			mu.Lock()
+			removed = append(removed, name)
+			mu.Unlock()
+		}
+		err := errors.Join(
+			each(ctx, objsAt[d], func(ctx context.Context, o placed) error {
+				h := w.hosts[o.host]
+				if err := e.hostCall(ctx, h, "remove "+o.name(), func() error { return h.h.Remove(ctx, o.Placed) }); err != nil {
+					return fmt.Errorf("removing %s from %s: %w", o.ID, o.host, err)
+				}
+				e.report(Event{Action: ActionDelete, Machine: o.name()})
+				gone(o.name())
+				return nil
+			}),
+			e.removeAll(ctx, w.subs, insAt[d], gone))
+		if err != nil {
+			sort.Strings(removed)
+			return removed, err
 		}
 	}
-	removed, err := e.removeAll(ctx, subs, onLayers)
-	if err == nil {
-		var more []string
-		more, err = e.removeAll(ctx, subs, rest)
-		removed = append(removed, more...)
-	}
 	sort.Strings(removed)
-	return removed, err
+	return removed, nil
 }
 
-func (e *Engine) removeAll(ctx context.Context, subs map[string]*substrate, doomed []instance) ([]string, error) {
-	var mu sync.Mutex
-	var removed []string
-	err := each(ctx, doomed, func(ctx context.Context, in instance) error {
+// depths ranks what things are placed on by when it comes up: a layer
+// ("layer.KIND.NAME") by the stage of its readiness in the plan, the
+// stack's substrates 0, and a layer the plan no longer has above all.
+func depths(p *plan.Plan) map[string]int {
+	out := map[string]int{}
+	for _, st := range p.Steps {
+		if st.Action == "ready" && strings.HasPrefix(st.ID, "ready:layer.") && !strings.Contains(st.ID, "/") {
+			out[strings.TrimPrefix(st.ID, "ready:")] = st.Stage
+		}
+	}
+	return out
+}
+
+func depthOf(depth map[string]int, target string) int {
+	if !strings.HasPrefix(target, "layer.") {
+		return 0
+	}
+	if d, ok := depth[target]; ok {
+		return d
+	}
+	return math.MaxInt
+}
+
+// removeAll deletes instances in parallel, calling gone with the name of
+// each it deleted.
+func (e *Engine) removeAll(ctx context.Context, subs map[string]*substrate, doomed []instance, gone func(string)) error {
+	return each(ctx, doomed, func(ctx context.Context, in instance) error {
 		sub := subs[in.substrate]
 		_, err := e.call(ctx, sub, "delete "+in.Name, func() (provisioners.Instance, error) {
 			return provisioners.Instance{}, sub.prov.Delete(ctx, in.ID)
@@ -585,29 +837,27 @@ func (e *Engine) removeAll(ctx context.Context, subs map[string]*substrate, doom
 			return fmt.Errorf("deleting %s (%s) on %s: %w", in.Name, in.ID, in.substrate, err)
 		}
 		e.report(Event{Action: ActionDelete, Machine: in.Name})
-		mu.Lock()
-		removed = append(removed, in.Name)
-		mu.Unlock()
+		gone(in.Name)
 		return nil
 	})
-	return removed, err
 }
 
 // Destroy removes every machine that carries the stack's tag on any of the
-// stack's substrates, those on the substrates its layers became first. sec
-// are the stack's secrets, which reaching those takes.
+// stack's substrates, and every object that carries its label on the
+// layers that host roles, what is on a layer before the layer. sec are
+// the stack's secrets, which reaching layers takes.
 func (e *Engine) Destroy(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*Result, error) {
 	s := p.Source()
-	subs, found, closeAll, err := e.survey(ctx, p, sec)
+	w, closeAll, err := e.survey(ctx, p, sec)
 	defer closeAll()
 	if err != nil {
 		return nil, err
 	}
 	var all []instance
-	for _, name := range sortedKeys(found) {
-		all = append(all, found[name]...)
+	for _, name := range sortedKeys(w.found) {
+		all = append(all, w.found[name]...)
 	}
-	removed, err := e.remove(ctx, subs, all)
+	removed, err := e.remove(ctx, p, w, all, w.placed)
 	return &Result{Stack: s.Name, Removed: removed}, err
 }
 
@@ -615,7 +865,7 @@ func (e *Engine) Destroy(ctx context.Context, p *plan.Plan, sec layers.Secrets) 
 // not plan (orphans).
 func (e *Engine) Status(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*Result, error) {
 	s := p.Source()
-	_, found, closeAll, err := e.survey(ctx, p, sec)
+	w, closeAll, err := e.survey(ctx, p, sec)
 	defer closeAll()
 	if err != nil {
 		return nil, err
@@ -624,19 +874,41 @@ func (e *Engine) Status(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 	planned := map[string]bool{}
 	for _, m := range p.Machines {
 		planned[m.Name] = true
-		ins := found[m.Name]
+		ins := w.found[m.Name]
 		got := Machine{Machine: m, State: "absent"}
 		if len(ins) > 0 {
 			got.ID, got.Addresses, got.State = ins[0].ID, ins[0].Addresses, ins[0].State
 		}
 		res.Machines = append(res.Machines, got)
 	}
-	for _, name := range sortedKeys(found) {
+	for _, name := range sortedKeys(w.found) {
 		if !planned[name] {
 			res.Orphans = append(res.Orphans, name)
 		}
 	}
+	for _, h := range p.Hosted {
+		got := Hosted{Hosted: h, State: "absent"}
+		for _, o := range w.placed {
+			if o.host == "layer."+h.On && o.Labels[layers.LabelLayer] == h.Layer && o.Labels[layers.LabelRole] == h.Role {
+				got.Objects = append(got.Objects, o.ID)
+				got.State = worst(got.State, o.State)
+			}
+		}
+		res.Hosted = append(res.Hosted, got)
+	}
+	for _, o := range unplanned(p, w.placed) {
+		res.Orphans = append(res.Orphans, o.name())
+	}
 	return res, nil
+}
+
+// worst is the state of a role from one more of its objects: absent until
+// one is found, then the least ready of them.
+func worst(role, obj string) string {
+	if role == "absent" || rank(obj) > rank(role) {
+		return obj
+	}
+	return role
 }
 
 // stages groups steps (already ordered by stage) by stage.

@@ -146,6 +146,9 @@ type Object struct {
 	Body   []byte
 	// Sensitive is true when Body holds secrets.
 	Sensitive bool
+	// Labels are the labels Body gives the object, which its host lists
+	// it by (Cluster.Labels).
+	Labels map[string]string
 }
 
 // Set is the layer kinds a stack may use, by kind.

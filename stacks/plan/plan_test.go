@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
+	"github.com/stratastack/strata/stacks/layers"
 	"github.com/stratastack/strata/stacks/layers/layertest"
 	"github.com/stratastack/strata/stacks/plan"
 )
@@ -175,15 +177,21 @@ func TestRenderErrors(t *testing.T) {
 			t.Errorf("RenderNode(%s/%d) = %v, want %q", tc.pool, tc.index, err, tc.want)
 		}
 	}
-	if _, err := p.RenderHosted(ctx, sec, "mesos.core", "master"); err == nil || !strings.Contains(err.Error(), "not on a layer") {
+	if _, err := p.RenderHosted(ctx, sec, "mesos.core", "master", nil); err == nil || !strings.Contains(err.Error(), "not on a layer") {
 		t.Errorf("RenderHosted of a pool role: %v", err)
 	}
 	b, err := p.RenderNode(ctx, sec, "infra", 4, nil)
 	if err != nil || !bytes.HasPrefix(b.UserData, []byte("#cloud-config")) || !b.Sensitive {
 		t.Fatalf("RenderNode(infra/4) = %v, %s", err, b.UserData)
 	}
-	objs, err := p.RenderHosted(ctx, sec, "kubernetes.apps", "worker")
+	objs, err := p.RenderHosted(ctx, sec, "kubernetes.apps", "worker", nil)
 	if err != nil || len(objs) == 0 || objs[0].Format != "marathon" {
 		t.Fatalf("RenderHosted(kubernetes.apps/worker) = %v, %+v", err, objs)
+	}
+	for _, o := range objs {
+		want := map[string]string{layers.LabelStack: p.Stack, layers.LabelLayer: "kubernetes.apps", layers.LabelRole: "worker"}
+		if !maps.Equal(o.Labels, want) {
+			t.Errorf("%s %s labels %v, want %v", o.Kind, o.Name, o.Labels, want)
+		}
 	}
 }

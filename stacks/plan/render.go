@@ -69,9 +69,10 @@ func (p *Plan) RenderNode(ctx context.Context, sec layers.Secrets, pool string, 
 }
 
 // RenderHosted renders the objects of a role of layer key ("KIND.NAME")
-// placed on another layer.
-func (p *Plan) RenderHosted(ctx context.Context, sec layers.Secrets, key, role string) ([]layers.Object, error) {
-	impl, c, err := p.layer(key, sec, nil)
+// placed on another layer; known addresses (nil for none) let it name
+// members on pools by address. Each object carries the role's labels.
+func (p *Plan) RenderHosted(ctx context.Context, sec layers.Secrets, key, role string, known Addresses) ([]layers.Object, error) {
+	impl, c, err := p.layer(key, sec, known)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +83,38 @@ func (p *Plan) RenderHosted(ctx context.Context, sec layers.Secrets, key, role s
 	if r.On.Root != "layer" {
 		return nil, fmt.Errorf("role %s of layer %s is placed on %s, not on a layer: render its machines with -node", role, key, r.On)
 	}
-	return impl.RenderHosted(ctx, layers.Hosted{Cluster: c, Role: role, Count: r.Count, HostKind: r.On.Kind, HostName: r.On.Name})
+	objs, err := impl.RenderHosted(ctx, layers.Hosted{Cluster: c, Role: role, Count: r.Count, HostKind: r.On.Kind, HostName: r.On.Name})
+	for i := range objs {
+		objs[i].Labels = c.Labels(role)
+	}
+	return objs, err
+}
+
+// CanHost reports whether the layer of key ("KIND.NAME") is of a kind
+// that roles of other layers can be submitted to (layers.Hosting).
+func (p *Plan) CanHost(key string) bool {
+	l := p.stack.Layer(key)
+	if l == nil {
+		return false
+	}
+	impl, _ := p.kinds.Layers.Get(l.Kind)
+	_, ok := impl.(layers.Hosting)
+	return ok
+}
+
+// LayerHost reaches the layer of key ("KIND.NAME") as a host for other
+// layers' roles. known gives its members' addresses; without the ones it
+// needs the error wraps layers.ErrNotUp.
+func (p *Plan) LayerHost(ctx context.Context, sec layers.Secrets, key string, known Addresses) (layers.Host, error) {
+	impl, c, err := p.layer(key, sec, known)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := impl.(layers.Hosting)
+	if !ok {
+		return nil, fmt.Errorf("layer %s cannot host roles of other layers: submitting to a %s layer is not implemented yet", key, impl.Kind())
+	}
+	return h.Host(ctx, c)
 }
 
 func (p *Plan) layer(key string, sec layers.Secrets, known Addresses) (layers.Layer, layers.Cluster, error) {
