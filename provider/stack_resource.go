@@ -658,7 +658,7 @@ func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	}
 	got := map[string]machineModel{}
 	for _, mc := range res.Machines {
-		if mc.State != "absent" {
+		if mc.State != engine.StateAbsent {
 			got[mc.Name] = machineFrom(mc)
 		}
 	}

@@ -122,12 +122,16 @@ type Machine struct {
 	State     string   `json:"state"`
 }
 
+// StateAbsent is the state status gives what the plan has and nothing on
+// the substrates or hosts matches; the rest are provisioners' State*.
+const StateAbsent = "absent"
+
 // Hosted is a planned hosted role as it exists.
 type Hosted struct {
 	plan.Hosted
 	// Objects are its objects' ids on the host layer.
 	Objects []string `json:"objects"`
-	State   string   `json:"state"` // running, or absent
+	State   string   `json:"state"` // StateAbsent, or the least ready of its objects'
 }
 
 // Result is what an apply, destroy or status found and did.
@@ -875,7 +879,7 @@ func (e *Engine) Status(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 	for _, m := range p.Machines {
 		planned[m.Name] = true
 		ins := w.found[m.Name]
-		got := Machine{Machine: m, State: "absent"}
+		got := Machine{Machine: m, State: StateAbsent}
 		if len(ins) > 0 {
 			got.ID, got.Addresses, got.State = ins[0].ID, ins[0].Addresses, ins[0].State
 		}
@@ -887,7 +891,7 @@ func (e *Engine) Status(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 		}
 	}
 	for _, h := range p.Hosted {
-		got := Hosted{Hosted: h, State: "absent"}
+		got := Hosted{Hosted: h, State: StateAbsent}
 		for _, o := range w.placed {
 			if o.host == "layer."+h.On && o.Labels[layers.LabelLayer] == h.Layer && o.Labels[layers.LabelRole] == h.Role {
 				got.Objects = append(got.Objects, o.ID)
@@ -905,7 +909,7 @@ func (e *Engine) Status(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 // worst is the state of a role from one more of its objects: absent until
 // one is found, then the least ready of them.
 func worst(role, obj string) string {
-	if role == "absent" || rank(obj) > rank(role) {
+	if role == StateAbsent || rank(obj) > rank(role) {
 		return obj
 	}
 	return role
