@@ -47,6 +47,7 @@ type stackModel struct {
 	Name     types.String `tfsdk:"name"`
 	Machines types.Map    `tfsdk:"machines"`
 	Layers   types.List   `tfsdk:"layers"`
+	Hosted   types.List   `tfsdk:"hosted"`
 }
 
 type machineModel struct {
@@ -143,6 +144,7 @@ func (r *stackResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 					"state":        schema.StringAttribute{Computed: true, MarkdownDescription: "`pending`, `running`, `stopped`, `error`, or `unplanned` for a machine the stack no longer wants."},
 				}},
 			},
+			"hosted": hostedSchema(),
 			"layers": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "The stack's layers, in declaration order.",
@@ -222,6 +224,7 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		planned.ID, planned.Name = types.StringUnknown(), types.StringUnknown()
 		planned.Machines = types.MapUnknown(machineType())
 		planned.Layers = types.ListUnknown(layerType())
+		planned.Hosted = types.ListUnknown(hostedType())
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, planned)...)
 		return
 	}
@@ -236,19 +239,23 @@ func (r *stackResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 
 	existing := map[string]machineModel{}
+	var existingHosted []hostedModel
 	if prior != nil {
 		if !prior.Name.IsNull() && !prior.Name.IsUnknown() && prior.Name.ValueString() != s.Name {
 			// Tags carry the name: a renamed stack is a new stack.
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("name"))
 		} else {
 			resp.Diagnostics.Append(machinesOf(ctx, prior.Machines, existing)...)
+			hs, d := hostedOf(ctx, prior.Hosted)
+			resp.Diagnostics.Append(d...)
+			existingHosted = hs
 		}
 	}
 	want := make(map[string]machineModel, len(p.Machines))
 	for _, m := range p.Machines {
 		want[m.Name] = plannedMachine(m, existing)
 	}
-	resp.Diagnostics.Append(planned.record(ctx, p, want)...)
+	resp.Diagnostics.Append(planned.record(ctx, p, want, plannedHosted(p, existingHosted))...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -325,13 +332,18 @@ func machinesOf(ctx context.Context, v types.Map, into map[string]machineModel) 
 	return diags
 }
 
-// record sets the stack's name, id, machines and layers from plan p and
-// machines.
-func (m *stackModel) record(ctx context.Context, p *plan.Plan, machines map[string]machineModel) diag.Diagnostics {
+// record sets the stack's name, id, machines, hosted roles and layers from
+// plan p, machines and hosted.
+func (m *stackModel) record(ctx context.Context, p *plan.Plan, machines map[string]machineModel, hosted []hostedModel) diag.Diagnostics {
 	name := types.StringValue(p.Stack)
 	m.Name, m.ID = name, name
 	var diags, d diag.Diagnostics
 	m.Machines, d = types.MapValueFrom(ctx, machineType(), machines)
+	diags.Append(d...)
+	if hosted == nil {
+		hosted = []hostedModel{}
+	}
+	m.Hosted, d = types.ListValueFrom(ctx, hostedType(), hosted)
 	diags.Append(d...)
 	m.Layers, d = layersValue(ctx, p)
 	diags.Append(d...)
@@ -537,7 +549,9 @@ func (r *stackResource) Create(ctx context.Context, req resource.CreateRequest, 
 				adopted, s.Name, strings.Join(seedFiles(s.Name, in.Path), ", ")))
 	}
 	got := settleAll(res.Machines, planned)
-	resp.Diagnostics.Append(m.record(ctx, p, got)...)
+	plannedH, d := hostedOf(ctx, m.Hosted)
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(m.record(ctx, p, got, settleHosted(p, res.Hosted, plannedH))...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 	resp.Diagnostics.Append(writePrivate(ctx, resp.Private, seed, takeSnapshot(s, in))...)
 	if err != nil {
@@ -609,7 +623,9 @@ func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			}
 		}
 	}
-	resp.Diagnostics.Append(m.record(ctx, p, got)...)
+	plannedH, d := hostedOf(ctx, m.Hosted)
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(m.record(ctx, p, got, settleHosted(p, res.Hosted, plannedH))...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 	resp.Diagnostics.Append(writePrivate(ctx, resp.Private, seed, takeSnapshot(s, in))...)
 	if err != nil {
@@ -669,7 +685,11 @@ func (r *stackResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		tflog.Warn(ctx, fmt.Sprintf("stack %s: %d machines carry the stack's tag but are not planned; the next apply removes them: %s",
 			s.Name, len(res.Orphans), strings.Join(res.Orphans, ", ")))
 	}
-	resp.Diagnostics.Append(m.record(ctx, p, got)...)
+	if len(res.OrphanObjects) > 0 {
+		tflog.Warn(ctx, fmt.Sprintf("stack %s: %d hosted objects carry the stack's labels but are not planned; the next apply removes them: %s",
+			s.Name, len(res.OrphanObjects), strings.Join(res.OrphanObjects, ", ")))
+	}
+	resp.Diagnostics.Append(m.record(ctx, p, got, hostedStatus(res.Hosted))...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
 
@@ -726,7 +746,7 @@ func (r *stackResource) ImportState(ctx context.Context, req resource.ImportStat
 	m := stackModel{
 		ID: types.StringValue(s.Name), Path: types.StringValue(in.Path), Source: types.StringNull(),
 		Vars: types.MapNull(types.StringType), Name: types.StringValue(s.Name),
-		Machines: types.MapNull(machineType()), Layers: types.ListNull(layerType()),
+		Machines: types.MapNull(machineType()), Layers: types.ListNull(layerType()), Hosted: types.ListNull(hostedType()),
 	}
 	if len(in.Vars) > 0 {
 		m.Vars, diags = types.MapValueFrom(ctx, types.StringType, in.Vars)

@@ -217,8 +217,8 @@ func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io
 	}
 	machineTable(io, res.Machines)
 	hostedTable(io, res.Hosted)
-	if len(res.Orphans) > 0 {
-		fmt.Fprintf(io.Out, "Not in the stack file (strata up removes them): %s\n", strings.Join(res.Orphans, ", "))
+	if orphans := append(res.Orphans, res.OrphanObjects...); len(orphans) > 0 {
+		fmt.Fprintf(io.Out, "Not in the stack file (strata up removes them): %s\n", strings.Join(orphans, ", "))
 	}
 	if rec, found, _ := dir.Load(p.Stack); found {
 		fmt.Fprintf(io.Out, "Stack %q: created %s, expires: %s.\n", p.Stack, rec.Created.Format(time.RFC3339), expiry(rec, args.now()))

@@ -140,10 +140,11 @@ type Result struct {
 	Machines []Machine `json:"machines"`
 	Hosted   []Hosted  `json:"hosted,omitempty"`
 	// Removed names the machines deleted and the hosted objects removed
-	// (LAYER:ID); Orphans those found that the plan does not know (status
-	// only).
-	Removed []string `json:"removed,omitempty"`
-	Orphans []string `json:"orphans,omitempty"`
+	// (LAYER:ID). Orphans and OrphanObjects are the machines and hosted
+	// objects found that the plan does not know (status only).
+	Removed       []string `json:"removed,omitempty"`
+	Orphans       []string `json:"orphans,omitempty"`
+	OrphanObjects []string `json:"orphan_objects,omitempty"`
 }
 
 // ErrUnsupported marks a plan this engine cannot apply yet; nothing was
@@ -901,7 +902,7 @@ func (e *Engine) Status(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 		res.Hosted = append(res.Hosted, got)
 	}
 	for _, o := range unplanned(p, w.placed) {
-		res.Orphans = append(res.Orphans, o.name())
+		res.OrphanObjects = append(res.OrphanObjects, o.name())
 	}
 	return res, nil
 }

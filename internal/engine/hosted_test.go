@@ -134,12 +134,12 @@ func TestHostedRoles(t *testing.T) {
 	// Status sees them; taking the layer out of the file removes its
 	// objects and leaves the machines.
 	st, err := e.Status(ctx, compileHosted(t, hostedSrc(3, true), h), sec)
-	if err != nil || len(st.Hosted) != 2 || st.Hosted[1].State != "running" || len(st.Orphans) != 0 {
-		t.Fatalf("status: %v %+v orphans %v", err, st.Hosted, st.Orphans)
+	if err != nil || len(st.Hosted) != 2 || st.Hosted[1].State != "running" || len(st.Orphans)+len(st.OrphanObjects) != 0 {
+		t.Fatalf("status: %v %+v orphans %v %v", err, st.Hosted, st.Orphans, st.OrphanObjects)
 	}
 	st, err = e.Status(ctx, compileHosted(t, hostedSrc(0, false), h), sec)
-	if err != nil || len(st.Orphans) != len(objects) {
-		t.Fatalf("status without the layer: %v, orphans %v", err, st.Orphans)
+	if err != nil || len(st.OrphanObjects) != len(objects) || len(st.Orphans) != 0 {
+		t.Fatalf("status without the layer: %v, orphans %v %v", err, st.Orphans, st.OrphanObjects)
 	}
 	res, err = e.Apply(ctx, compileHosted(t, hostedSrc(0, false), h), sec)
 	if err != nil || len(h.IDs()) != 0 || m.Count() != 2 || len(res.Removed) != len(objects) {

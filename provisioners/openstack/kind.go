@@ -31,9 +31,18 @@ func Kind() provisioners.Kind {
 			str("region", "Region.", "OS_REGION_NAME"),
 			insecure,
 		},
-		// A substrate an openstack layer became carries its own credentials.
+		// A substrate an openstack layer became carries its own credentials,
+		// and is up once it can run servers, not only log in.
 		Open: func(ctx context.Context, env provisioners.Env, t provisioners.Target) (provisioners.Provisioner, error) {
-			return Open(ctx, ConfigFrom(env).WithAccess(t.Access), t.Settings)
+			p, err := Open(ctx, ConfigFrom(env).WithAccess(t.Access), t.Settings)
+			if err != nil || t.Access == nil {
+				return p, err
+			}
+			if err := p.ComputeUp(ctx); err != nil {
+				_ = p.Close()
+				return nil, err
+			}
+			return p, nil
 		},
 	}
 }

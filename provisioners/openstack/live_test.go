@@ -527,3 +527,16 @@ func TestLiveLoginErrors(t *testing.T) {
 		t.Errorf("unknown cloud: %v", err)
 	}
 }
+
+// A cloud is up for pools once a compute service is: the test cloud's
+// three fake computes are, to the admin; a member may not list services,
+// which is no verdict.
+func TestLiveComputeUp(t *testing.T) {
+	ctx := context.Background()
+	for _, cloud := range []string{"strata-admin", "strata"} {
+		p := openLive(t, liveConfig(t, cloud), values())
+		if err := p.ComputeUp(ctx); err != nil {
+			t.Errorf("%s: %v", cloud, err)
+		}
+	}
+}

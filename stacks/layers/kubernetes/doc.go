@@ -12,8 +12,9 @@
 // Trust is bootstrapped without skipping CA verification: the cluster CA
 // key is a P-256 scalar derived from the stack's secrets, so the discovery
 // hash every joiner pins (sha256 of the CA's SubjectPublicKeyInfo) is known
-// at render time. Only control plane 0 receives the CA key; it self-signs
-// ca.crt with openssl before kubeadm init. The bootstrap token (TTL 0, so
+// at render time. Only control plane 0 receives the CA key, with the CA
+// certificate Strata self-signs deterministically from it (the one every
+// node and Strata's own admin client trust); kubeadm init keeps both. The bootstrap token (TTL 0, so
 // pools can grow later) and the certificate key are derived too; a timer on
 // control plane 0 re-uploads the encrypted control-plane certificates every
 // hour so that control planes added later can still join.

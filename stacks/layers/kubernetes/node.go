@@ -97,7 +97,7 @@ func (l *Layer) RenderNode(ctx context.Context, n layers.Node) (layers.Bootstrap
 		Hostname:       m.Name,
 		ManageEtcHosts: true,
 		PackageUpdate:  true,
-		Packages:       []string{"ca-certificates", "containerd", "curl", "gpg", "openssl"},
+		Packages:       []string{"ca-certificates", "containerd", "curl", "gpg"},
 		WriteFiles: []cloudinit.File{
 			{Path: "/etc/strata/node.json", Content: string(mk) + "\n", Permissions: "0644"},
 			{Path: "/etc/modules-load.d/kubernetes.conf", Content: "overlay\nbr_netfilter\n", Permissions: "0644"},
@@ -140,17 +140,18 @@ func (l *Layer) RenderNode(ctx context.Context, n layers.Node) (layers.Bootstrap
 		if err != nil {
 			return layers.Bootstrap{}, err
 		}
+		caCert, err := k.caCertPEM(n.Secrets, n.Name)
+		if err != nil {
+			return layers.Bootstrap{}, err
+		}
 		cfg.WriteFiles = append(cfg.WriteFiles,
 			cloudinit.File{Path: caKeyPath, Content: k.caKeyPEM, Permissions: "0600"},
+			cloudinit.File{Path: caCertPath, Content: caCert, Permissions: "0644"},
 			cloudinit.File{Path: initConfigPath, Content: conf, Permissions: "0600"},
 			cloudinit.File{Path: "/etc/systemd/system/strata-upload-certs.service", Content: uploadCertsService, Permissions: "0644"},
 			cloudinit.File{Path: "/etc/systemd/system/strata-upload-certs.timer", Content: uploadCertsTimer, Permissions: "0644"},
 		)
 		cfg.Runcmd = append(cfg.Runcmd,
-			// kubeadm keeps an existing CA (key and cert) and signs the
-			// cluster's certificates with it; joiners pin its public key.
-			[]string{"openssl", "req", "-x509", "-new", "-key", caKeyPath, "-subj", "/CN=kubernetes", "-days", "3650",
-				"-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign", "-out", caCertPath},
 			[]string{"kubeadm", "init", "--config", initConfigPath, "--upload-certs"},
 		)
 		cfg.Runcmd = append(cfg.Runcmd, rootKubeconfig...)

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -69,10 +70,10 @@ func deriveKeys(sec layers.Secrets, layer string) (*keys, error) {
 	return k, nil
 }
 
-// caCertPEM self-signs the CA certificate in Go. Nodes on mesos use it
-// because the kind node image has no openssl; the signature is RFC 6979
-// deterministic (nil rand) and the validity window fixed, so every render
-// of a stack yields the same certificate.
+// caCertPEM self-signs the CA certificate in Go, for every control plane 0
+// (the kind node image has no openssl) and for Strata's admin client; the
+// signature is RFC 6979 deterministic (nil rand) and the validity window
+// fixed, so every render of a stack yields the same certificate.
 func (k *keys) caCertPEM(sec layers.Secrets, layer string) (string, error) {
 	serial := new(big.Int).SetBytes(sec.Key(purpose(layer, "ca-serial"), 16))
 	serial.SetBit(serial, 127, 0) // positive and at most 16 bytes
@@ -92,4 +93,65 @@ func (k *keys) caCertPEM(sec layers.Secrets, layer string) (string, error) {
 		return "", fmt.Errorf("kubernetes: self-signing the CA: %w", err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), nil
+}
+
+// CA returns the certificate and key of the cluster CA of the kubernetes
+// layer named layer, as every render of the stack derives them: what a
+// test serves an API server with, so that Strata's admin client is
+// trusted by it and trusts it.
+func CA(sec layers.Secrets, layer string) (certPEM, keyPEM []byte, err error) {
+	k, err := deriveKeys(sec, layer)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := k.caCertPEM(sec, layer)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []byte(cert), []byte(k.caKeyPEM), nil
+}
+
+// adminName is the user Strata acts as on a cluster it reaches as a host;
+// its group system:masters is bound to cluster-admin by every kubeadm
+// cluster.
+const adminName = "strata:admin"
+
+// adminCert makes a short-lived client certificate for adminName, signed by
+// the cluster CA. The key is fresh each time: it never leaves the process.
+func (k *keys) adminCert(sec layers.Secrets, layer string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	caPEM, err := k.caCertPEM(sec, layer)
+	if err != nil {
+		return nil, nil, err
+	}
+	block, _ := pem.Decode([]byte(caPEM))
+	ca, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial.Add(serial, big.NewInt(1)),
+		Subject:      pkix.Name{CommonName: adminName, Organization: []string{"system:masters"}},
+		NotBefore:    now.Add(-5 * time.Minute), // tolerate a server clock a little behind
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, k.ca)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes: signing the admin client certificate: %w", err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
 }
