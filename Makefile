@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 20s
 DEMO_STACK ?= examples/stacks/contract
 
-.PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps demo lab-demo tour docs clean
+.PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps kube-deps demo lab-demo tour docs clean
 
 all: build
 
@@ -32,6 +32,14 @@ lab-deps:
 	@bash acceptance/install-missing.sh qemu-system-x86_64:qemu-system-x86 /usr/lib/ipxe/qemu/efi-virtio.rom:ipxe-qemu \
 	  /usr/lib/ipxe/undionly.kpxe:ipxe ipmi_sim:openipmi ipmitool:ipmitool ip:iproute2 /bin/busybox:busybox-static
 
+# kube-deps builds what the Kubernetes tests start (stacks/layers/kubernetes/kubetest):
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubeadm
+# v1.37.2, etcd and kwok, from source through the Go module proxy
+# (acceptance/kube/tools), cached by version outside the clone: about 9
+# minutes the first time, seconds after that.
+kube-deps:
+	bash acceptance/kube/build.sh
+
 lint:
 	$(GO) vet ./...
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -47,10 +55,11 @@ fuzz:
 # test brings up the OpenStack test cloud (acceptance/openstack/up.sh:
 # Debian's Keystone, Glance, Placement, Nova with the fake driver, Neutron,
 # on 127.0.0.1) for the OpenStack tests and takes it down afterwards, also
-# when a test fails; KEEP_OPENSTACK=1 leaves it up for the next run.
-test: deps lab-deps lint
+# when a test fails; KEEP_OPENSTACK=1 leaves it up for the next run. The
+# Kubernetes tests start their own control planes from kube-deps' binaries.
+test: deps lab-deps kube-deps lint
 	bash acceptance/openstack/up.sh
-	@status=0; STRATA_REQUIRE_OPENSTACK=1 $(MAKE) --no-print-directory unit fuzz || status=$$?; \
+	@status=0; STRATA_REQUIRE_OPENSTACK=1 STRATA_REQUIRE_KUBE=1 $(MAKE) --no-print-directory unit fuzz || status=$$?; \
 	  [ -n "$(KEEP_OPENSTACK)" ] || bash acceptance/openstack/down.sh; exit $$status
 
 # bench-deps installs what the benchmarks compare against and load with:

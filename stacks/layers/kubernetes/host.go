@@ -2,6 +2,8 @@ package kubernetes
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,7 +60,11 @@ func (l *Layer) Host(ctx context.Context, c layers.Cluster) (layers.Host, error)
 		want += len(ms)
 	}
 	if err := ready(ctx, cs, want); err != nil {
-		return nil, provisioners.Transient(fmt.Errorf("kubernetes layer %s at https://%s: %w", c.Name, s.endpoint, err))
+		err = fmt.Errorf("kubernetes layer %s at https://%s: %w", c.Name, s.endpoint, err)
+		if refused(err) {
+			return nil, err // waiting cannot mend credentials
+		}
+		return nil, provisioners.Transient(err)
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
@@ -118,6 +124,17 @@ func ready(ctx context.Context, cs kclient.Interface, want int) error {
 		return fmt.Errorf("%d of %d nodes Ready", n, want)
 	}
 	return nil
+}
+
+// refused reports whether the server and Strata do not trust each other:
+// a certificate of another CA on either side, or the API refusing the
+// admin. Any other failure may pass as the layer comes up.
+func refused(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var unknown x509.UnknownAuthorityError
+	return errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &unknown) ||
+		apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err)
 }
 
 // host is a running Kubernetes layer as a place objects go.
