@@ -69,8 +69,9 @@ bench-deps: lab-deps
 	@bash acceptance/install-missing.sh dnsmasq:dnsmasq-base nginx:nginx-light wrk:wrk /usr/bin/time:time \
 	  atftp:atftp flock:util-linux
 
-bench: bench-deps build
+bench: bench-deps build kube-deps
 	bash acceptance/bench/plan10k.sh
+	STRATA_REQUIRE_KUBE=1 $(GO) test -run '^$$' -bench BenchmarkHostRollout200 -benchtime 3x ./stacks/layers/kubernetes/
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
 	bash acceptance/bench/vsphere500.sh
 	bash acceptance/bench/tftp.sh

@@ -71,7 +71,7 @@ func (l *Layer) Host(ctx context.Context, c layers.Cluster) (layers.Host, error)
 		return nil, err
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(kdiscovery.NewDiscoveryClient(cs.RESTClient())))
-	return &host{cs: cs, dyn: dyn, mapper: mapper, endpoint: s.endpoint, poll: time.Second}, nil
+	return &host{cs: cs, dyn: dyn, mapper: mapper, endpoint: s.endpoint, poll: 500 * time.Millisecond}, nil
 }
 
 // adminConfig is a client of the API server at endpoint as Strata's admin.

@@ -25,7 +25,7 @@ import (
 
 // mesosOnKube: a Kubernetes layer on three vSphere machines whose API is
 // the test cluster's, and Mesos as workloads on it.
-func mesosOnKube(t *testing.T, endpoint string, agents int) *plan.Plan {
+func mesosOnKube(t testing.TB, endpoint string, agents int) *plan.Plan {
 	t.Helper()
 	src := fmt.Sprintf(`stack {
   name = "hl"
