@@ -312,18 +312,6 @@ substrate "aws" "use1" {
   ami    = "ami-0abcdef1234567890"
 }
 `)
-	hosted := writeStack(t, "hosted.strata.hcl", testStack+`
-layer "kubernetes" "apps" {
-  role "control-plane" {
-    on    = layer.mesos.core
-    count = 1
-  }
-  role "worker" {
-    on    = layer.mesos.core
-    count = 1
-  }
-}
-`)
 	ok := writeStack(t, "ok.strata.hcl", testStack)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProvider(mem),
@@ -332,11 +320,6 @@ layer "kubernetes" "apps" {
 				Config:      stackConfig(aws, 1),
 				PlanOnly:    true,
 				ExpectError: wrapped(`aws.strata.hcl:30,1: substrate.aws.use1: substrate kind "aws" is not supported by this provider version yet; this version provisions baremetal, openstack, vsphere.`),
-			},
-			{
-				Config:      stackConfig(hosted, 1),
-				PlanOnly:    true,
-				ExpectError: wrapped(`Stack cannot be applied yet`, `role control-plane of layer kubernetes.apps is hosted on layer mesos.core`),
 			},
 			{
 				PreConfig:   func() { mem.FailOpen(errBadLogin) },

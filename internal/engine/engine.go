@@ -393,9 +393,15 @@ func (e *Engine) survey(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 	if err != nil {
 		return w, closeAll, err
 	}
+	hosting := map[string]bool{}
+	for _, h := range p.Hosted {
+		hosting["layer."+h.On] = true
+	}
 	for _, key := range hostKeys(p) {
 		h, err := p.LayerHost(ctx, sec, strings.TrimPrefix(key, "layer."), known)
-		if errors.Is(err, layers.ErrNotUp) || provisioners.IsTransient(err) {
+		if errors.Is(err, layers.ErrNotUp) || provisioners.IsTransient(err) || (err != nil && !hosting[key]) {
+			// Not up yet, or not reachable as a host and asked to host
+			// nothing: whatever it holds goes with its layer.
 			continue
 		}
 		if err != nil {

@@ -12,7 +12,11 @@ import (
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/provisioners/fakesub"
 	"github.com/stratastack/strata/stacks"
+	"github.com/stratastack/strata/stacks/layers"
+	"github.com/stratastack/strata/stacks/layers/kubernetes"
 	"github.com/stratastack/strata/stacks/layers/layertest"
+	"github.com/stratastack/strata/stacks/layers/mesos"
+	"github.com/stratastack/strata/stacks/layers/openstack"
 	"github.com/stratastack/strata/stacks/plan"
 )
 
@@ -200,16 +204,29 @@ func TestScaleAndDestroy(t *testing.T) {
 	}
 }
 
+// plainLayer hides a layer kind's Hosting: a kind that cannot host yet.
+type plainLayer struct{ layers.Layer }
+
+// A role hosted on a layer of a kind that cannot host fails the apply
+// before anything is made.
 func TestUnsupportedTouchesNothing(t *testing.T) {
 	m := fakesub.New()
-	p := compile(t, stackSrc(2, `layer "kubernetes" "k" {
+	set, err := layers.NewSet(plainLayer{mesos.New()}, kubernetes.New(), openstack.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := stacks.Kinds{Layers: set, Substrates: catalog.Kinds().Substrates}
+	s, _, diags := stacks.Parse(map[string][]byte{"s.hcl": stackSrc(2, `layer "kubernetes" "k" {
   role "control-plane" {
     on = layer.mesos.m
   }
 }
-`))
-	_, err := engineFor(m, 4).Apply(context.Background(), p, layertest.Secrets(t))
-	if !errors.Is(err, ErrUnsupported) || m.Count() != 0 {
+`)}, kinds, stacks.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, err = engineFor(m, 4).Apply(context.Background(), plan.Compile(s, kinds), layertest.Secrets(t))
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "submitting to a mesos layer is not implemented yet") || m.Count() != 0 {
 		t.Fatalf("hosted role: %v, %d machines made", err, m.Count())
 	}
 }

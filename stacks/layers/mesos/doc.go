@@ -49,4 +49,11 @@
 // names must resolve between nodes. Agents hosted on kubernetes reach masters
 // hosted on kubernetes through the masters' headless Service, so both roles
 // must then sit on the same kubernetes layer.
+//
+// A running mesos layer hosts roles of other layers (layers.Hosting): Strata
+// reaches its Marathon at marathon_endpoint, or at the first master on port
+// 8080, once /v2/info and /v2/leader answer with a leader; each hosted role
+// is a Marathon group or app, followed through its deployments until its
+// tasks run (and are healthy, where it has health checks), listed by the
+// stack's labels and removed with its empty parent groups.
 package mesos

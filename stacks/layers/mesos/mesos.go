@@ -77,6 +77,8 @@ func (*Layer) Attrs() []schema.Attr {
 			Doc: "Memory (MiB) each agent pod gets and offers, on kubernetes."},
 		{Name: "host_network", Type: cty.Bool, Default: cty.False,
 			Doc: "Run agent pods on kubernetes with hostNetwork (one agent per node)."},
+		{Name: "marathon_endpoint", Type: cty.String,
+			Doc: "host[:port] or URL of Marathon's API; default: the first master on port 8080. Needed when the masters are hosted on another layer."},
 	}
 }
 
