@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 20s
 DEMO_STACK ?= examples/stacks/contract
 
-.PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps kube-deps demo lab-demo tour docs clean
+.PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps kube-deps demo hosted-demo lab-demo tour docs clean
 
 all: build
 
@@ -86,6 +86,13 @@ bench: bench-deps build kube-deps
 # examples/terraform/vsphere, the machines, terraform destroy.
 demo: build
 	bash examples/terraform/vsphere/demo.sh
+
+# hosted-demo is layers on layers on the embedded defaults: Mesos on vSphere
+# simulator machines, Kubernetes as Marathon apps on it (the Marathon v2 test
+# server), OpenStack's control plane as workloads on that Kubernetes (a real
+# API server with kwok nodes from kube-deps); strata up, status, down.
+hosted-demo: build kube-deps
+	bash examples/hosted/demo.sh
 
 # lab-demo is the bare-metal path (root): strata lab up, terraform apply of
 # examples/terraform/baremetal (3 machines PXE-boot under IPMI control and

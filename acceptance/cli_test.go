@@ -131,7 +131,7 @@ func TestCLIUpStatusDown(t *testing.T) {
 		t.Fatalf("status does not report the expired stack:\n%s", out)
 	}
 	out, code = strataIn(t, dir, env, "down", "-expired")
-	if code != 0 || !strings.Contains(out, `Stack "cli" is down: 5 machines removed.`) {
+	if code != 0 || !strings.Contains(out, `Stack "cli" is down: 5 machines and 0 hosted objects removed.`) {
 		t.Fatalf("down -expired: exit %d\n%s", code, out)
 	}
 	if got := vmNames(t, sim, "cli-"); len(got) != 0 {

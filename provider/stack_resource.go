@@ -712,7 +712,7 @@ func (r *stackResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 			fmt.Sprintf("stack %q: %v\n\n%d machines were removed; the stack stays in state so destroy can be run again.", s.Name, err, removed))
 		return
 	}
-	tflog.Info(ctx, fmt.Sprintf("stack %s: removed %d machines", s.Name, len(res.Removed)))
+	tflog.Info(ctx, fmt.Sprintf("stack %s: removed %d machines and %d hosted objects", s.Name, len(res.Removed), len(res.RemovedObjects)))
 }
 
 // ImportState adopts a running stack. The id is the stack's path, and may

@@ -29,6 +29,8 @@ Commands:
   down PATH | down -expired                             remove the stack's machines / every expired stack
   status [PATH]                                         the stack's machines as the substrate reports them / every recorded stack
   sim vsphere [-listen ADDR]                            run a vSphere simulator with a template, for trying strata locally
+  sim marathon [-listen ADDR]                           a Marathon v2 test server, standing in for a mesos layer's API
+  sim kubernetes -stack S -layer-name L [-nodes N]      a real Kubernetes control plane with kwok nodes serving stack S's CA (make kube-deps)
   boot serve [-data DIR] [-http ADDR] [-tftp ADDR] ...  the bare-metal boot server (strata boot serve -h lists its flags)
   lab up | down | status | exec                         a local PXE lab of QEMU VMs with IPMI BMCs (strata lab lists its flags)
 
@@ -93,6 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ttl := fs.Duration("ttl", 0, "up: the stack expires after this long (status reports it, down -expired removes it)")
 	expired := fs.Bool("expired", false, "down: remove every stack whose TTL ran out")
 	listen := fs.String("listen", "127.0.0.1:0", "sim: address to serve on")
+	simStack := fs.String("stack", "", "sim kubernetes: the stack whose CA the cluster serves")
+	simLayer := fs.String("layer-name", "", "sim kubernetes: the kubernetes layer of that stack")
+	simNodes := fs.Int("nodes", 3, "sim kubernetes: kwok nodes")
 	// Flags may follow the path, as in the documented usage.
 	var path string
 	rest := args[1:]
@@ -115,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	out := cli.IO{Out: stdout, Err: stderr, Width: 100}
 	if cmd == "sim" {
-		return cli.Sim(ctx, path, *listen, out)
+		return cli.Sim(ctx, path, cli.SimArgs{Addr: *listen, Stack: *simStack, Layer: *simLayer, StateDir: *stateDir, Nodes: *simNodes}, out)
 	}
 	optionalPath := cmd == "status" || (cmd == "down" && *expired)
 	if path == "" && !optionalPath {

@@ -106,8 +106,8 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 	if res != nil {
 		machineTable(io, res.Machines)
 		hostedTable(io, res.Hosted)
-		if len(res.Removed) > 0 {
-			fmt.Fprintf(io.Out, "Removed: %s\n", strings.Join(res.Removed, ", "))
+		if removed := append(res.Removed, res.RemovedObjects...); len(removed) > 0 {
+			fmt.Fprintf(io.Out, "Removed: %s\n", strings.Join(removed, ", "))
 		}
 	}
 	if applyErr != nil {
@@ -117,7 +117,11 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 		}
 		return Invalid
 	}
-	fmt.Fprintf(io.Out, "Stack %q is up: %d machines.", p.Stack, len(res.Machines))
+	fmt.Fprintf(io.Out, "Stack %q is up: %d machines", p.Stack, len(res.Machines))
+	if len(res.Hosted) > 0 {
+		fmt.Fprintf(io.Out, ", %d hosted roles", len(res.Hosted))
+	}
+	fmt.Fprint(io.Out, ".")
 	if !rec.Expires().IsZero() {
 		fmt.Fprintf(io.Out, " Expires %s.", rec.Expires().Format(time.RFC3339))
 	}
@@ -180,7 +184,7 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds 
 		fmt.Fprintf(io.Err, "Error: removing state: %v\n", err)
 		return Invalid
 	}
-	fmt.Fprintf(io.Out, "Stack %q is down: %d machines removed.\n", s.Name, len(res.Removed))
+	fmt.Fprintf(io.Out, "Stack %q is down: %d machines and %d hosted objects removed.\n", s.Name, len(res.Removed), len(res.RemovedObjects))
 	return OK
 }
 

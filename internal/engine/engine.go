@@ -139,12 +139,14 @@ type Result struct {
 	Stack    string    `json:"stack"`
 	Machines []Machine `json:"machines"`
 	Hosted   []Hosted  `json:"hosted,omitempty"`
-	// Removed names the machines deleted and the hosted objects removed
-	// (LAYER:ID). Orphans and OrphanObjects are the machines and hosted
-	// objects found that the plan does not know (status only).
-	Removed       []string `json:"removed,omitempty"`
-	Orphans       []string `json:"orphans,omitempty"`
-	OrphanObjects []string `json:"orphan_objects,omitempty"`
+	// Removed and RemovedObjects name the machines deleted and the hosted
+	// objects removed (LAYER:ID). Orphans and OrphanObjects are the
+	// machines and hosted objects found that the plan does not know (status
+	// only).
+	Removed        []string `json:"removed,omitempty"`
+	RemovedObjects []string `json:"removed_objects,omitempty"`
+	Orphans        []string `json:"orphans,omitempty"`
+	OrphanObjects  []string `json:"orphan_objects,omitempty"`
 }
 
 // ErrUnsupported marks a plan this engine cannot apply yet; nothing was
@@ -465,8 +467,8 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 			st.adopt(m, in.Instance)
 		}
 	}
-	removed, err := e.remove(ctx, p, w, doomed, unplanned(p, w.placed))
-	res.Removed = removed
+	removed, removedObjs, err := e.remove(ctx, p, w, doomed, unplanned(p, w.placed))
+	res.Removed, res.RemovedObjects = removed, removedObjs
 	if err != nil {
 		return st.result(res, p), err
 	}
@@ -510,11 +512,13 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 }
 
 // unplanned are the placed objects of roles the plan does not host where
-// they are.
+// they are. An object without a role label is shared by its layer's roles
+// (a namespace): it stays while any of them is planned there.
 func unplanned(p *plan.Plan, found []placed) []placed {
 	want := map[string]bool{}
 	for _, h := range p.Hosted {
 		want["layer."+h.On+" "+h.Layer+"/"+h.Role] = true
+		want["layer."+h.On+" "+h.Layer+"/"] = true
 	}
 	var out []placed
 	for _, o := range found {
@@ -764,10 +768,11 @@ func (e *Engine) report(ev Event) {
 }
 
 // remove deletes instances and hosted objects in parallel and returns the
-// names it removed. What is on a layer goes before the layer's own parts,
-// deepest layer first: tenants of a cloud before the cloud's workloads,
-// those before the machines of the layer they run on.
-func (e *Engine) remove(ctx context.Context, p *plan.Plan, w *world, doomed []instance, objs []placed) ([]string, error) {
+// names of the machines and of the objects (LAYER:ID) it removed. What is
+// on a layer goes before the layer's own parts, deepest layer first:
+// tenants of a cloud before the cloud's workloads, those before the
+// machines of the layer they run on.
+func (e *Engine) remove(ctx context.Context, p *plan.Plan, w *world, doomed []instance, objs []placed) (machines, objects []string, err error) {
 	depth := depths(p)
 	insAt, objsAt := map[int][]instance{}, map[int][]placed{}
 	for _, in := range doomed {
@@ -785,32 +790,34 @@ func (e *Engine) remove(ctx context.Context, p *plan.Plan, w *world, doomed []in
 	for d := range objsAt {
 		levels[d] = true
 	}
-	var removed []string
-	for _, d := range slices.Backward(slices.Sorted(maps.Keys(levels))) {
-		var mu sync.Mutex
-		gone := func(name string) {
+	var mu sync.Mutex
+	gone := func(into *[]string) func(string) {
+		return func(name string) {
 			mu.Lock()
-			removed = append(removed, name)
+			*into = append(*into, name)
 			mu.Unlock()
 		}
-		err := errors.Join(
+	}
+	for _, d := range slices.Backward(slices.Sorted(maps.Keys(levels))) {
+		objectGone := gone(&objects)
+		err = errors.Join(
 			each(ctx, objsAt[d], func(ctx context.Context, o placed) error {
 				h := w.hosts[o.host]
 				if err := e.hostCall(ctx, h, "remove "+o.name(), func() error { return h.h.Remove(ctx, o.Placed) }); err != nil {
 					return fmt.Errorf("removing %s from %s: %w", o.ID, o.host, err)
 				}
 				e.report(Event{Action: ActionDelete, Machine: o.name()})
-				gone(o.name())
+				objectGone(o.name())
 				return nil
 			}),
-			e.removeAll(ctx, w.subs, insAt[d], gone))
+			e.removeAll(ctx, w.subs, insAt[d], gone(&machines)))
 		if err != nil {
-			sort.Strings(removed)
-			return removed, err
+			break
 		}
 	}
-	sort.Strings(removed)
-	return removed, nil
+	sort.Strings(machines)
+	sort.Strings(objects)
+	return machines, objects, err
 }
 
 // depths ranks what things are placed on by when it comes up: a layer
@@ -868,8 +875,8 @@ func (e *Engine) Destroy(ctx context.Context, p *plan.Plan, sec layers.Secrets) 
 	for _, name := range sortedKeys(w.found) {
 		all = append(all, w.found[name]...)
 	}
-	removed, err := e.remove(ctx, p, w, all, w.placed)
-	return &Result{Stack: s.Name, Removed: removed}, err
+	removed, removedObjs, err := e.remove(ctx, p, w, all, w.placed)
+	return &Result{Stack: s.Name, Removed: removed, RemovedObjects: removedObjs}, err
 }
 
 // Status reports what exists for the plan, and what exists that it does

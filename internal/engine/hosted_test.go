@@ -142,8 +142,8 @@ func TestHostedRoles(t *testing.T) {
 		t.Fatalf("status without the layer: %v, orphans %v %v", err, st.Orphans, st.OrphanObjects)
 	}
 	res, err = e.Apply(ctx, compileHosted(t, hostedSrc(0, false), h), sec)
-	if err != nil || len(h.IDs()) != 0 || m.Count() != 2 || len(res.Removed) != len(objects) {
-		t.Fatalf("apply without the layer: %v, objects left %q, %d machines, removed %v", err, h.IDs(), m.Count(), res.Removed)
+	if err != nil || len(h.IDs()) != 0 || m.Count() != 2 || len(res.RemovedObjects) != len(objects) || len(res.Removed) != 0 {
+		t.Fatalf("apply without the layer: %v, objects left %q, %d machines, removed %v %v", err, h.IDs(), m.Count(), res.Removed, res.RemovedObjects)
 	}
 
 	// Destroy removes the objects before the machines they run on.
@@ -163,8 +163,8 @@ func TestHostedRoles(t *testing.T) {
 	if err != nil || len(h.IDs()) != 0 || m.Count() != 0 {
 		t.Fatalf("destroy: %v, objects left %q, %d machines", err, h.IDs(), m.Count())
 	}
-	if len(res.Removed) != len(objects)+2 || len(deletes) != len(res.Removed) {
-		t.Fatalf("destroy removed %v, reported %v", res.Removed, deletes)
+	if len(res.RemovedObjects) != len(objects) || len(res.Removed) != 2 || len(deletes) != len(objects)+2 {
+		t.Fatalf("destroy removed %v and %v, reported %v", res.Removed, res.RemovedObjects, deletes)
 	}
 	for i, d := range deletes {
 		if onHost := strings.HasPrefix(d, "kubernetes.k:"); onHost != (i < len(objects)) {
@@ -189,5 +189,21 @@ func TestHostedRoleFails(t *testing.T) {
 	}
 	if len(res.Machines) != 2 {
 		t.Fatalf("result lost the machines: %+v", res.Machines)
+	}
+}
+
+// An object without a role label (a namespace the layer's roles share)
+// is planned while any role of its layer is hosted there.
+func TestUnplannedSharedObjects(t *testing.T) {
+	h := fakehost.New()
+	ns := placed{host: "layer.kubernetes.k", Placed: layers.Placed{ID: "v1/namespaces/h-m",
+		Labels: map[string]string{layers.LabelStack: "h", layers.LabelLayer: "mesos.m"}}}
+	agent := placed{host: "layer.kubernetes.k", Placed: layers.Placed{ID: "apps/v1/statefulsets/h-m/agent",
+		Labels: map[string]string{layers.LabelStack: "h", layers.LabelLayer: "mesos.m", layers.LabelRole: "agent"}}}
+	if got := unplanned(compileHosted(t, hostedSrc(2, true), h), []placed{ns, agent}); len(got) != 0 {
+		t.Errorf("with the layer planned: %v are unplanned", got)
+	}
+	if got := unplanned(compileHosted(t, hostedSrc(0, false), h), []placed{ns, agent}); len(got) != 2 {
+		t.Errorf("without the layer: %v are unplanned, want both", got)
 	}
 }

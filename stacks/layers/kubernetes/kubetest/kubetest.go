@@ -44,7 +44,6 @@ type Cluster struct {
 	Client     kubernetes.Interface // an admin client from RestConfig
 	Nodes      []string             // the kwok nodes
 
-	t     testing.TB
 	dir   string
 	ca    *authority
 	procs []*proc // in start order
@@ -59,19 +58,36 @@ type Cluster struct {
 func Start(t testing.TB, o Options) *Cluster {
 	t.Helper()
 	bin := BinDir(t)
-	began := time.Now()
 	// TempDir first: cleanups run last-registered first, so the processes
 	// stop before their folder is removed.
-	c := &Cluster{t: t, dir: t.TempDir(), Nodes: o.Nodes}
+	dir := t.TempDir()
+	c, err := Launch(bin, dir, o, t.Logf)
+	if c != nil {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Log(c.Logs())
+			}
+			c.Stop()
+		})
+	}
+	if err != nil {
+		if c != nil {
+			t.Log(c.Logs())
+		}
+		t.Fatalf("kubetest: %v", err)
+	}
+	return c
+}
+
+// Launch is Start for a program (strata sim kubernetes): the binaries in
+// bin, the cluster's files and logs in dir, progress to logf. On error
+// the returned Cluster, when not nil, holds what started: Stop it.
+func Launch(bin, dir string, o Options, logf func(format string, args ...any)) (*Cluster, error) {
+	began := time.Now()
+	c := &Cluster{dir: dir, Nodes: o.Nodes}
 	if len(c.Nodes) == 0 {
 		c.Nodes = []string{"kwok-0"}
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(c.Logs())
-		}
-		c.Stop()
-	})
 	var err error
 	if len(o.CACertPEM) > 0 || len(o.CAKeyPEM) > 0 {
 		c.ca, err = parseAuthority(o.CACertPEM, o.CAKeyPEM)
@@ -79,43 +95,51 @@ func Start(t testing.TB, o Options) *Cluster {
 		c.ca, err = newAuthority()
 	}
 	if err != nil {
-		t.Fatalf("kubetest: cluster CA: %v", err)
+		return nil, fmt.Errorf("cluster CA: %w", err)
 	}
 	c.CACertPEM = c.ca.certPEM
 	ports, err := freePorts(3)
 	if err != nil {
-		t.Fatalf("kubetest: free ports: %v", err)
+		return nil, fmt.Errorf("free ports: %w", err)
 	}
 	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
 	c.Endpoint = fmt.Sprintf("127.0.0.1:%d", apiPort)
 	f, err := c.writeFiles(bin)
 	if err != nil {
-		t.Fatalf("kubetest: %v", err)
+		return nil, err
 	}
 	c.Kubeconfig = f.adminKubeconfig
 	if c.RestConfig, err = c.UserConfig("kubetest-admin", "system:masters"); err != nil {
-		t.Fatalf("kubetest: %v", err)
+		return nil, err
 	}
 	if c.Client, err = kubernetes.NewForConfig(c.RestConfig); err != nil {
-		t.Fatalf("kubetest: %v", err)
+		return nil, err
 	}
 
-	c.start(bin, "etcd", etcdArgs(c.dir, etcdPort, peerPort)...)
-	c.waitFor("etcd health", func(ctx context.Context) (bool, error) { return etcdHealthy(ctx, etcdPort) })
-	c.start(bin, "kube-apiserver", apiserverArgs(f, etcdPort, apiPort)...)
-	c.waitFor("kube-apiserver /readyz", c.apiReady)
-	t.Logf("kubetest: kube-apiserver %s ready at %s %s after Start", Version, c.Endpoint, time.Since(began).Round(time.Millisecond))
-
-	c.start(bin, "kube-controller-manager", controllerManagerArgs(f)...)
-	c.start(bin, "kube-scheduler", "--config="+f.schedulerConfig, "--secure-port=0")
-	c.start(bin, "kwok", kwokArgs(f)...)
-	if err := c.createNodes(); err != nil {
-		t.Fatalf("kubetest: %v", err)
+	steps := []func() error{
+		func() error { return c.start(bin, "etcd", etcdArgs(c.dir, etcdPort, peerPort)...) },
+		func() error {
+			return c.waitFor("etcd health", func(ctx context.Context) (bool, error) { return etcdHealthy(ctx, etcdPort) })
+		},
+		func() error { return c.start(bin, "kube-apiserver", apiserverArgs(f, etcdPort, apiPort)...) },
+		func() error { return c.waitFor("kube-apiserver /readyz", c.apiReady) },
+		func() error {
+			logf("kubetest: kube-apiserver %s ready at %s %s after Start", Version, c.Endpoint, time.Since(began).Round(time.Millisecond))
+			return c.start(bin, "kube-controller-manager", controllerManagerArgs(f)...)
+		},
+		func() error { return c.start(bin, "kube-scheduler", "--config="+f.schedulerConfig, "--secure-port=0") },
+		func() error { return c.start(bin, "kwok", kwokArgs(f)...) },
+		c.createNodes,
+		func() error { return c.waitFor("nodes Ready and schedulable", c.nodesReady) },
+		func() error { return c.waitFor("service account default/default", c.defaultServiceAccount) },
 	}
-	c.waitFor("nodes Ready and schedulable", c.nodesReady)
-	c.waitFor("service account default/default", c.defaultServiceAccount)
-	t.Logf("kubetest: cluster with %d kwok node(s) ready %s after Start", len(c.Nodes), time.Since(began).Round(time.Millisecond))
-	return c
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return c, err
+		}
+	}
+	logf("kubetest: cluster with %d kwok node(s) ready %s after Start", len(c.Nodes), time.Since(began).Round(time.Millisecond))
+	return c, nil
 }
 
 // BinDir is the folder of the binaries build.sh makes. When one is
@@ -123,25 +147,34 @@ func Start(t testing.TB, o Options) *Cluster {
 // otherwise.
 func BinDir(t testing.TB) string {
 	t.Helper()
+	dir, err := Bins()
+	if err != nil {
+		if os.Getenv("STRATA_REQUIRE_KUBE") != "" {
+			t.Fatal(err.Error() + " (STRATA_REQUIRE_KUBE is set)")
+		}
+		t.Skip(err.Error())
+	}
+	return dir
+}
+
+// Bins is the folder of the binaries build.sh makes ($STRATA_KUBE_BIN,
+// else the versioned cache folder), or an error saying how to build them.
+func Bins() (string, error) {
 	dir := os.Getenv("STRATA_KUBE_BIN")
 	if dir == "" {
 		cache, err := os.UserCacheDir() // $XDG_CACHE_HOME or ~/.cache, as build.sh
 		if err != nil {
-			t.Fatalf("kubetest: %v", err)
+			return "", err
 		}
 		dir = filepath.Join(cache, "strata", "kube-"+Version)
 	}
 	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwok-stages.yaml"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			msg := "no Kubernetes test binaries (" + err.Error() + "): build them with `bash acceptance/kube/build.sh` " +
-				"(make kube-deps; make test does), or set STRATA_KUBE_BIN to their folder"
-			if os.Getenv("STRATA_REQUIRE_KUBE") != "" {
-				t.Fatal(msg + " (STRATA_REQUIRE_KUBE is set)")
-			}
-			t.Skip(msg)
+			return "", fmt.Errorf("no Kubernetes test binaries (%v): build them with `bash acceptance/kube/build.sh` "+
+				"(make kube-deps; make test does), or set STRATA_KUBE_BIN to their folder", err)
 		}
 	}
-	return dir
+	return dir, nil
 }
 
 // UserConfig is a client configuration for user, in groups, with a
@@ -184,19 +217,18 @@ func (c *Cluster) Logs() string {
 // Dir is the folder holding the cluster's files and logs.
 func (c *Cluster) Dir() string { return c.dir }
 
-func (c *Cluster) start(bin, name string, args ...string) {
-	c.t.Helper()
+func (c *Cluster) start(bin, name string, args ...string) error {
 	p, err := startProc(c.dir, name, filepath.Join(bin, name), args...)
 	if err != nil {
-		c.t.Fatalf("kubetest: %v", err)
+		return err
 	}
 	c.procs = append(c.procs, p)
+	return nil
 }
 
-// waitFor polls cond until it holds, failing the test after readyTimeout
-// or as soon as a process has exited.
-func (c *Cluster) waitFor(what string, cond func(context.Context) (bool, error)) {
-	c.t.Helper()
+// waitFor polls cond until it holds, failing after readyTimeout or as soon
+// as a process has exited.
+func (c *Cluster) waitFor(what string, cond func(context.Context) (bool, error)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -205,21 +237,21 @@ func (c *Cluster) waitFor(what string, cond func(context.Context) (bool, error))
 	for {
 		for _, p := range c.procs {
 			if err := p.exited(); err != nil {
-				c.t.Fatalf("kubetest: waiting for %s: %v", what, err)
+				return fmt.Errorf("waiting for %s: %w", what, err)
 			}
 		}
 		attempt, done := context.WithTimeout(ctx, 5*time.Second) // one hung request must not use up the wait
 		ok, err := cond(attempt)
 		done()
 		if ok {
-			return
+			return nil
 		}
 		if err != nil {
 			last = err
 		}
 		select {
 		case <-ctx.Done():
-			c.t.Fatalf("kubetest: %s not within %s (last error: %v)", what, readyTimeout, last)
+			return fmt.Errorf("%s not within %s (last error: %v)", what, readyTimeout, last)
 		case <-tick.C:
 		}
 	}
