@@ -304,6 +304,11 @@ func TestAccHostedChain(t *testing.T) {
 	w := startHosted(t, "chain", 4)
 	w.write(t, chainStack(w))
 	var ids []string
+	var nsUID string
+	uid := func() (string, error) {
+		ns, err := w.kube.Client.CoreV1().Namespaces().Get(context.Background(), "chain-os", metav1.GetOptions{})
+		return string(ns.GetUID()), err
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories(),
 		CheckDestroy:             nothingLeft(w, "chain"),
@@ -312,7 +317,9 @@ func TestAccHostedChain(t *testing.T) {
 				Config: providerBlock(w.sim, w.sim.Password()) + hostedResource(w.path, map[string]int{"workers": 2}),
 				Check: resource.ComposeTestCheckFunc(checkChain(w, 2), func(*terraform.State) error {
 					ids = slices.Sorted(slices.Values(w.marathon.AppIDs()))
-					return nil
+					var err error
+					nsUID, err = uid()
+					return err
 				}),
 			},
 			{
@@ -320,6 +327,10 @@ func TestAccHostedChain(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(checkChain(w, 3), func(*terraform.State) error {
 					if got := slices.Sorted(slices.Values(w.marathon.AppIDs())); !slices.Equal(got, ids) {
 						return fmt.Errorf("scaling the workers changed the apps: %v -> %v", ids, got)
+					}
+					// OpenStack's workloads were left as they were, not made anew.
+					if got, err := uid(); err != nil || got != nsUID {
+						return fmt.Errorf("the OpenStack namespace was replaced (%s -> %s): %v", nsUID, got, err)
 					}
 					return nil
 				}),
