@@ -337,6 +337,10 @@ type world struct {
 	hosts  map[string]*host      // by layer.KIND.NAME
 	found  map[string][]instance // by machine name
 	placed []placed
+	known  plan.Addresses // the running machines' addresses
+	// busy are the hosts asked to host roles whose machines are up but
+	// whose API did not answer yet: what they hold is not known.
+	busy []string
 }
 
 // hostKeys are the stack's layers of a kind that hosts roles
@@ -399,31 +403,43 @@ func (e *Engine) survey(ctx context.Context, p *plan.Plan, sec layers.Secrets) (
 	for _, h := range p.Hosted {
 		hosting["layer."+h.On] = true
 	}
+	w.known = known
 	for _, key := range hostKeys(p) {
 		h, err := p.LayerHost(ctx, sec, strings.TrimPrefix(key, "layer."), known)
-		if errors.Is(err, layers.ErrNotUp) || provisioners.IsTransient(err) || (err != nil && !hosting[key]) {
+		switch {
+		case provisioners.IsTransient(err) && hosting[key]:
+			w.busy = append(w.busy, key)
+			continue
+		case errors.Is(err, layers.ErrNotUp) || provisioners.IsTransient(err) || (err != nil && !hosting[key]):
 			// Not up yet, or not reachable as a host and asked to host
 			// nothing: whatever it holds goes with its layer.
 			continue
-		}
-		if err != nil {
+		case err != nil:
 			return w, closeAll, fmt.Errorf("%s: %w", key, err)
 		}
-		w.hosts[key] = &host{h: h, sem: make(chan struct{}, e.opts.Parallelism)}
-		var list []layers.Placed
-		err = e.retry(ctx, "list "+key, func() error {
-			var err error
-			list, err = h.List(ctx, map[string]string{layers.LabelStack: s.Name})
-			return err
-		})
-		if err != nil {
-			return w, closeAll, fmt.Errorf("listing %s: %w", key, err)
-		}
-		for _, o := range list {
-			w.placed = append(w.placed, placed{Placed: o, host: key})
+		if err := e.listHost(ctx, w, s.Name, key, &host{h: h, sem: make(chan struct{}, e.opts.Parallelism)}); err != nil {
+			return w, closeAll, err
 		}
 	}
 	return w, closeAll, nil
+}
+
+// listHost records h as the host of key and what it holds for the stack.
+func (e *Engine) listHost(ctx context.Context, w *world, stack, key string, h *host) error {
+	w.hosts[key] = h
+	var list []layers.Placed
+	err := e.retry(ctx, "list "+key, func() error {
+		var err error
+		list, err = h.h.List(ctx, map[string]string{layers.LabelStack: stack})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", key, err)
+	}
+	for _, o := range list {
+		w.placed = append(w.placed, placed{Placed: o, host: key})
+	}
+	return nil
 }
 
 type instance struct {
@@ -465,6 +481,18 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 				continue
 			}
 			st.adopt(m, in.Instance)
+		}
+	}
+	// A host that stays in the stack but did not answer the survey is
+	// waited for: what it holds of roles no longer planned there goes now,
+	// not at some later apply.
+	for _, key := range w.busy {
+		h, err := e.awaitHost(ctx, p, sec, key, w.known)
+		if err != nil {
+			return st.result(res, p), err
+		}
+		if err := e.listHost(ctx, w, s.Name, key, h); err != nil {
+			return st.result(res, p), err
 		}
 	}
 	removed, removedObjs, err := e.remove(ctx, p, w, doomed, unplanned(p, w.placed))

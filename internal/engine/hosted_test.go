@@ -207,3 +207,32 @@ func TestUnplannedSharedObjects(t *testing.T) {
 		t.Errorf("without the layer: %v are unplanned, want both", got)
 	}
 }
+
+// A host that stays in the stack but does not answer the survey is waited
+// for, so the objects of a role taken off it go in this apply.
+func TestBusyHostIsWaitedFor(t *testing.T) {
+	ctx := context.Background()
+	m, h := fakesub.New(), fakehost.New()
+	e := engineFor(m, 4)
+	if _, err := e.Apply(ctx, compileHosted(t, hostedSrc(2, true), h), layertest.Secrets(t)); err != nil {
+		t.Fatal(err)
+	}
+	withoutAgents := strings.Replace(string(hostedSrc(2, true)), `  role "agent" {
+    on    = layer.kubernetes.k
+    count = 2
+  }
+`, "", 1)
+	h.Busy(2)
+	res, err := e.Apply(ctx, compileHosted(t, []byte(withoutAgents), h), layertest.Secrets(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range h.IDs() {
+		if strings.Contains(id, "agent") {
+			t.Fatalf("the agents' %s is left after an apply without them (removed %v)", id, res.RemovedObjects)
+		}
+	}
+	if len(res.RemovedObjects) == 0 {
+		t.Fatal("nothing was removed")
+	}
+}

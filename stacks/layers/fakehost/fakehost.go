@@ -2,6 +2,7 @@ package fakehost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,6 +20,7 @@ type Host struct {
 	events  []string
 	waitErr map[string]error // object ID -> Wait failure
 	opens   int
+	busy    int // reaches left that fail as not answering yet
 }
 
 var _ layers.Host = (*Host)(nil)
@@ -137,6 +139,13 @@ func (h *Host) IDs() []string {
 	return slices.Sorted(maps.Keys(h.objs))
 }
 
+// Busy makes the next n reaches of the host fail as not answering yet.
+func (h *Host) Busy(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.busy = n
+}
+
 // Opens counts how often a layer was reached as this host.
 func (h *Host) Opens() int {
 	h.mu.Lock()
@@ -167,7 +176,11 @@ func (l Layer) Host(ctx context.Context, c layers.Cluster) (layers.Host, error) 
 		}
 	}
 	l.Served.mu.Lock()
+	defer l.Served.mu.Unlock()
+	if l.Served.busy > 0 {
+		l.Served.busy--
+		return nil, provisioners.Transient(errors.New("the host does not answer yet"))
+	}
 	l.Served.opens++
-	l.Served.mu.Unlock()
 	return l.Served, nil
 }
