@@ -429,7 +429,9 @@ const workerApp = "/chain/k/worker"
 func TestAccHostedMarathonFaults(t *testing.T) {
 	enableAcceptance(t)
 	w := startHosted(t, "chain", 4) // the layer's members at 3 workers
-	w.write(t, chainStack(w))
+	// A failing role is given up on after 10 s rather than the default
+	// 3 minutes of relaunches.
+	w.write(t, strings.Replace(chainStack(w), "  marathon_endpoint = ", "  task_failure_grace = \"10s\"\n  marathon_endpoint = ", 1))
 	const failure = "kubelet exited 137"
 	var ids []string
 	resource.Test(t, resource.TestCase{

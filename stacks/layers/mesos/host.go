@@ -23,7 +23,15 @@ var _ layers.Hosting = (*Layer)(nil)
 // names a leader. Until then the error is transient and says what Marathon
 // last answered.
 func (l *Layer) Host(ctx context.Context, c layers.Cluster) (layers.Host, error) {
-	return reach(ctx, c, defaultTiming())
+	tm := defaultTiming()
+	if v := c.Settings.String("task_failure_grace"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("mesos: layer %q: task_failure_grace: %w", c.Name, err)
+		}
+		tm.failGrace = d
+	}
+	return reach(ctx, c, tm)
 }
 
 // timing paces a host's calls; tests shorten it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -79,6 +80,8 @@ func (*Layer) Attrs() []schema.Attr {
 			Doc: "Run agent pods on kubernetes with hostNetwork (one agent per node)."},
 		{Name: "marathon_endpoint", Type: cty.String,
 			Doc: "host[:port] or URL of Marathon's API; default: the first master on port 8080. Needed when the masters are hosted on another layer."},
+		{Name: "task_failure_grace", Type: cty.String, Default: cty.StringVal("3m"), Check: positiveDuration,
+			Doc: "How long the tasks of a role hosted on this layer may keep failing (Marathon relaunches them) before an apply gives up on the role."},
 	}
 }
 
@@ -243,3 +246,12 @@ func memberHosts(ms []layers.Member) []string {
 
 // clusterName is what Mesos shows as --cluster.
 func clusterName(c layers.Cluster) string { return c.Stack + "-" + c.Name }
+
+// positiveDuration checks a Go duration such as "90s" or "3m".
+func positiveDuration(v cty.Value) error {
+	d, err := time.ParseDuration(v.AsString())
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive duration; write e.g. \"90s\" or \"3m\"", v.AsString())
+	}
+	return nil
+}
