@@ -14,8 +14,8 @@ build:
 	$(GO) build -o $(BIN)/terraform-provider-strata ./cmd/terraform-provider-strata
 
 # deps installs what the tests call out to: Debian's cloud-init, whose
-# `cloud-init schema` validates every rendered cloud-config, openssl (the
-# Kubernetes CA it makes must match the discovery hash), and the TFTP
+# `cloud-init schema` validates every rendered cloud-config, openssl (it
+# judges the Kubernetes CA and admin certificate Strata makes), and the TFTP
 # clients (tftp-hpa, atftp, curl) and the BMC simulator (openipmi, ipmitool)
 # the boot server is tested with; and checks for
 # terraform, which the provider tests drive (it is not a Debian package).

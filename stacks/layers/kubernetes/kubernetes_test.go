@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -264,38 +265,63 @@ func spkiHash(c *x509.Certificate) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// The CA control plane 0 makes with openssl from the rendered key has the
-// public key every joiner pins.
-func TestDiscoveryHashMatchesOpenSSL(t *testing.T) {
+// The CA certificate every node gets carries the public key every joiner
+// pins, and OpenSSL — an outside judge — accepts it as a CA and Strata's
+// admin client certificate as issued by it for client authentication.
+func TestCAAndAdminCertificate(t *testing.T) {
 	bin, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Fatalf("openssl is not installed (make deps installs it): %v", err)
 	}
-	k, err := deriveKeys(layertest.Secrets(t), "apps")
+	sec := layertest.Secrets(t)
+	k, err := deriveKeys(sec, "apps")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	key, crt := filepath.Join(dir, "ca.key"), filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(key, []byte(k.caKeyPEM), 0o600); err != nil {
+	caPEM, err := k.caCertPEM(sec, "apps")
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "req", "-x509", "-new", "-key", key, "-subj", "/CN=kubernetes", "-days", "3650",
-		"-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign", "-out", crt).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl: %v\n%s", err, out)
-	}
-	b, _ := os.ReadFile(crt)
-	blk, _ := pem.Decode(b)
+	blk, _ := pem.Decode([]byte(caPEM))
 	cert, err := x509.ParseCertificate(blk.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !cert.IsCA || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
-		t.Errorf("openssl CA: IsCA %v key usage %v", cert.IsCA, cert.KeyUsage)
+		t.Errorf("CA: IsCA %v key usage %v", cert.IsCA, cert.KeyUsage)
 	}
 	if got := spkiHash(cert); got != k.caHash {
-		t.Errorf("openssl CA hash %s, discovery hash %s", got, k.caHash)
+		t.Errorf("CA hash %s, discovery hash %s", got, k.caHash)
+	}
+	adminPEM, _, err := k.adminCert(sec, "apps", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ca, admin := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "admin.crt")
+	if err := os.WriteFile(ca, []byte(caPEM), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(admin, adminPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"verify", "-CAfile", ca, ca},
+		{"verify", "-CAfile", ca, "-purpose", "sslclient", admin},
+	} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil || !strings.Contains(string(out), "OK") {
+			t.Errorf("openssl %v: %v\n%s", args, err, out)
+		}
+	}
+	// Another stack's CA does not vouch for this admin.
+	other, _ := secrets.New(bytes.Repeat([]byte{9}, secrets.SeedSize))
+	ko, _ := deriveKeys(other, "apps")
+	otherPEM, _ := ko.caCertPEM(other, "apps")
+	if err := os.WriteFile(ca, []byte(otherPEM), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "verify", "-CAfile", ca, "-purpose", "sslclient", admin).CombinedOutput(); err == nil {
+		t.Errorf("another stack's CA verifies the admin certificate:\n%s", out)
 	}
 }
 
