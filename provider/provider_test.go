@@ -73,7 +73,7 @@ func TestResolveFallsBackToTheEnvironment(t *testing.T) {
 	if o, want := openstack.ConfigFrom(got.env["openstack"]), (openstack.Config{Cloud: "devstack", ProjectName: "legacy", UserDomainName: "Default", ProjectDomainName: "Default"}); !reflect.DeepEqual(o, want) {
 		t.Errorf("openstack %s, want %s", o, want)
 	}
-	if a, want := got.env["aws"].Settings, (map[string]string{"region": "eu-west-1", "profile": "lab"}); !reflect.DeepEqual(a, want) {
+	if a, want := got.env["aws"].Settings, (map[string]string{"region": "eu-west-1", "profile": "lab", "role_arn": ""}); !reflect.DeepEqual(a, want) {
 		t.Errorf("aws %v, want %v", a, want)
 	}
 	if b, want := got.env["baremetal"].Settings, (map[string]string{"boot_server": "http://10.0.0.2:8080", "token": "tok"}); !reflect.DeepEqual(b, want) {

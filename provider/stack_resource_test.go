@@ -306,21 +306,10 @@ resource "strata_stack" "t" {
 // plan time, before a machine is made.
 func TestStackResourcePlanTimeFailures(t *testing.T) {
 	mem := fakesub.New()
-	aws := writeStack(t, "aws.strata.hcl", testStack+`
-substrate "aws" "use1" {
-  region = "us-east-1"
-  ami    = "ami-0abcdef1234567890"
-}
-`)
 	ok := writeStack(t, "ok.strata.hcl", testStack)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProvider(mem),
 		Steps: []resource.TestStep{
-			{
-				Config:      stackConfig(aws, 1),
-				PlanOnly:    true,
-				ExpectError: wrapped(`aws.strata.hcl:30,1: substrate.aws.use1: substrate kind "aws" is not supported by this provider version yet; this version provisions baremetal, openstack, vsphere.`),
-			},
 			{
 				PreConfig:   func() { mem.FailOpen(errBadLogin) },
 				Config:      stackConfig(ok, 1),

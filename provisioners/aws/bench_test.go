@@ -1,0 +1,129 @@
+package aws
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/stratastack/strata/provisioners/aws/mototest"
+)
+
+// The comparison is 500 instances; STRATA_BENCH_MACHINES and
+// STRATA_BENCH_PARALLEL change it.
+func benchEnv(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// fanOut runs f(0..n-1) with at most par at once.
+func fanOut(n, par int, f func(i int) error) error {
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range min(n, par) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := f(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// BenchmarkMoto500 brings instances up (create, wait running) and down
+// (terminate, wait terminated) through the provisioner, and the same
+// with a plain aws-sdk-go-v2 loop (RunInstances, the SDK's waiters), at
+// the same parallelism against the same moto, reset before each; it
+// reports both and their ratio.
+func BenchmarkMoto500(b *testing.B) {
+	n, par := benchEnv("STRATA_BENCH_MACHINES", 500), benchEnv("STRATA_BENCH_PARALLEL", 20)
+	w := newWorld(b)
+	ctx := b.Context()
+	var viaProv, viaSDK time.Duration
+	for round := 0; b.Loop(); round++ {
+		// Direct: what a hand-written tool would do.
+		if err := mototest.Reset(ctx, w.url); err != nil {
+			b.Fatal(err)
+		}
+		w = newWorld(b)
+		c := direct(w.url)
+		start := time.Now()
+		ids := make([]string, n)
+		err := fanOut(n, par, func(i int) error {
+			// The same request the provisioner sends, so the ratio is the
+			// provisioner's cost, not moto's for tags.
+			tags, _ := tagsOf(machine("direct", "p", i))
+			out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{
+				ImageId: &w.ami, InstanceType: types.InstanceTypeT3Medium, MinCount: sdk.Int32(1), MaxCount: sdk.Int32(1),
+				SubnetId: &w.subnets[i%len(w.subnets)], SecurityGroupIds: []string{w.group}, KeyName: &w.key,
+				TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}, {ResourceType: types.ResourceTypeVolume, Tags: tags}},
+				MetadataOptions:   &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired},
+				ClientToken:       sdk.String(token("direct", fmt.Sprint(i), 0)),
+			})
+			if err != nil {
+				return err
+			}
+			ids[i] = *out.Instances[0].InstanceId
+			return ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
+				Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[i]}}, time.Minute)
+		})
+		if err == nil {
+			err = fanOut(n, par, func(i int) error {
+				if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{ids[i]}}); err != nil {
+					return err
+				}
+				return ec2.NewInstanceTerminatedWaiter(c, func(o *ec2.InstanceTerminatedWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
+					Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[i]}}, time.Minute)
+			})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		viaSDK += time.Since(start)
+
+		// Through the provisioner, opened (and so preflighted) untimed.
+		w = newWorld(b)
+		p := open(b, testConfig(w.url), w.substrate(map[string]any{"instance_type": "t3.medium"}))
+		if _, err := p.launchFor(ctx, machine("warm", "p", 0)); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		stack := fmt.Sprintf("bench%d", round)
+		err = fanOut(n, par, func(i int) error {
+			in, err := p.Create(ctx, machine(stack, "p", i))
+			if err == nil {
+				_, err = p.Ready(ctx, in.ID)
+			}
+			ids[i] = in.ID
+			return err
+		})
+		if err == nil {
+			err = fanOut(n, par, func(i int) error { return p.Delete(ctx, ids[i]) })
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		viaProv += time.Since(start)
+	}
+	b.ReportMetric(viaProv.Seconds()/float64(b.N), "provisioner-s")
+	b.ReportMetric(viaSDK.Seconds()/float64(b.N), "sdk-s")
+	b.ReportMetric(viaProv.Seconds()/viaSDK.Seconds(), "ratio")
+}

@@ -1,0 +1,146 @@
+package aws
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// faults is what the proxy injects; the zero value passes everything.
+type faults struct {
+	throttle    float64 // share of calls answered RequestLimitExceeded
+	unavailable float64 // share answered 503 Unavailable
+	iceType     string  // launches of this type get InsufficientInstanceCapacity
+	authFailure bool    // every call gets AuthFailure
+	denyRun     bool    // launches get UnauthorizedOperation with an encoded message
+	dropRuns    int     // this many launches reach moto, then lose their answer
+	// pendingUntil: instances moto reports running are reported pending.
+	pendingUntil time.Time
+}
+
+// proxy stands between the SDK and moto and injects what moto cannot do.
+type proxy struct {
+	url string
+	rp  *httputil.ReverseProxy
+
+	mu    sync.Mutex
+	f     faults
+	calls map[string]int // actions that reached moto; dry runs apart
+}
+
+func newProxy(t testing.TB, target string) *proxy {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{rp: httputil.NewSingleHostReverseProxy(u), calls: map[string]int{}}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	p.url = srv.URL
+	return p
+}
+
+func (p *proxy) set(f faults) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.f = f
+}
+
+func (p *proxy) count(action string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[action]
+}
+
+func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	action, dry := form.Get("Action"), form.Get("DryRun") == "true"
+	run := action == "RunInstances" && !dry
+
+	p.mu.Lock()
+	f := p.f
+	drop := run && p.f.dropRuns > 0
+	if drop {
+		p.f.dropRuns--
+	}
+	p.mu.Unlock()
+
+	switch {
+	case f.authFailure:
+		ec2Error(w, 401, "AuthFailure", "AWS was not able to validate the provided access credentials")
+		return
+	case action == "DecodeAuthorizationMessage":
+		fmt.Fprintf(w, `<DecodeAuthorizationMessageResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><DecodeAuthorizationMessageResult><DecodedMessage>{"allowed":false,"context":{"action":"ec2:RunInstances"}}</DecodedMessage></DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DecodeAuthorizationMessageResponse>`)
+		return
+	case f.denyRun && action == "RunInstances":
+		ec2Error(w, 403, "UnauthorizedOperation", "You are not authorized to perform this operation. Encoded authorization failure message: c2VjcmV0LXJlYXNvbg")
+		return
+	case f.throttle > 0 && rand.Float64() < f.throttle:
+		ec2Error(w, 503, "RequestLimitExceeded", "Request limit exceeded.")
+		return
+	case f.unavailable > 0 && rand.Float64() < f.unavailable:
+		ec2Error(w, 503, "Unavailable", "The server is overloaded and cannot handle the request.")
+		return
+	case run && f.iceType != "" && form.Get("InstanceType") == f.iceType:
+		ec2Error(w, 500, "InsufficientInstanceCapacity", "We currently do not have sufficient "+f.iceType+" capacity in the Availability Zone you requested.")
+		return
+	}
+	p.mu.Lock()
+	if dry {
+		action += " (dry run)"
+	}
+	p.calls[action]++
+	p.mu.Unlock()
+
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r)
+	if drop {
+		// The launch went through; its answer never arrives.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	out := rec.Body.Bytes()
+	if action == "DescribeInstances" && time.Now().Before(f.pendingUntil) {
+		out = pendingRE(out)
+	}
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(out)
+}
+
+// pendingRE reports every running instance as pending, whatever moto's
+// whitespace.
+func pendingRE(b []byte) []byte {
+	s := string(b)
+	for {
+		i := strings.Index(s, "<name>running</name>")
+		if i < 0 {
+			return []byte(s)
+		}
+		s = s[:i] + "<name>pending</name>" + s[i+len("<name>running</name>"):]
+	}
+}
+
+func ec2Error(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>strata-proxy</RequestID></Response>`, code, msg)
+}
