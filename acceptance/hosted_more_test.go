@@ -19,7 +19,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/layers"
+	"github.com/stratastack/strata/stacks/layers/kubernetes"
 	"github.com/stratastack/strata/stacks/layers/marathon/marathontest"
 	"github.com/stratastack/strata/stacks/plan"
 )
@@ -180,23 +180,6 @@ func marathonIDs(o layers.Object, into map[string]int) error {
 	return nil
 }
 
-// kubeResources are what the Kubernetes host lists a stack's objects in.
-func kubeResources() []schema.GroupVersionResource {
-	return []schema.GroupVersionResource{
-		{Version: "v1", Resource: "namespaces"},
-		{Version: "v1", Resource: "configmaps"},
-		{Version: "v1", Resource: "secrets"},
-		{Version: "v1", Resource: "services"},
-		{Version: "v1", Resource: "serviceaccounts"},
-		{Version: "v1", Resource: "persistentvolumeclaims"},
-		{Group: "apps", Version: "v1", Resource: "statefulsets"},
-		{Group: "apps", Version: "v1", Resource: "deployments"},
-		{Group: "apps", Version: "v1", Resource: "daemonsets"},
-		{Group: "batch", Version: "v1", Resource: "jobs"},
-		{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
-	}
-}
-
 // kubeObject is a labelled object as the cluster holds it.
 type kubeObject struct {
 	UID      string
@@ -211,7 +194,7 @@ func kubeObjects(ctx context.Context, w *hostedWorld, stack string) (map[string]
 		return nil, err
 	}
 	out := map[string]kubeObject{}
-	for _, gvr := range kubeResources() {
+	for _, gvr := range kubernetes.Listed() {
 		list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: layers.LabelStack + "=" + stack})
 		if err != nil {
 			return nil, fmt.Errorf("listing %s: %w", gvr.Resource, err)

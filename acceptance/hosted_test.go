@@ -10,8 +10,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	corev1 "k8s.io/api/core/v1"
-	kresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stratastack/strata/internal/secrets"
@@ -54,21 +52,8 @@ func startHosted(t *testing.T, stack string, nodes int) *hostedWorld {
 		names = append(names, fmt.Sprintf("kwok-%d", i))
 	}
 	w.kube = kubetest.Start(t, kubetest.Options{CACertPEM: caCert, CAKeyPEM: caKey, Nodes: names})
-	// Claimable volumes, as a storage provisioner would give: rendered
-	// StatefulSets claim their data.
-	for i := range 24 {
-		pv := &corev1.PersistentVolume{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pv-%d", i)},
-			Spec: corev1.PersistentVolumeSpec{
-				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: kresource.MustParse("200Gi")},
-				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: fmt.Sprintf("/tmp/pv-%d", i)}},
-			},
-		}
-		if _, err := w.kube.Client.CoreV1().PersistentVolumes().Create(t.Context(), pv, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+	if err := w.kube.AddVolumes(t.Context(), 24); err != nil {
+		t.Fatal(err)
 	}
 	return w
 }

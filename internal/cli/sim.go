@@ -8,10 +8,6 @@ import (
 	"os"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/internal/state"
 	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
@@ -129,22 +125,9 @@ func simKubernetes(ctx context.Context, a SimArgs, io IO) int {
 		}
 		return Invalid
 	}
-	// Claimable volumes, as a storage provisioner would give: StatefulSets
-	// of hosted layers claim their data.
-	for i := range 32 {
-		pv := &corev1.PersistentVolume{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sim-pv-%d", i)},
-			Spec: corev1.PersistentVolumeSpec{
-				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("500Gi")},
-				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: fmt.Sprintf("/sim/pv-%d", i)}},
-			},
-		}
-		if _, err := c.Client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
-			fmt.Fprintf(io.Err, "Error: %v\n", err)
-			return Invalid
-		}
+	if err := c.AddVolumes(ctx, 32); err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
 	}
 	fmt.Fprintf(io.Out, "export STRATA_KUBE_ENDPOINT=%s\nexport KUBECONFIG=%s\n", c.Endpoint, c.Kubeconfig)
 	fmt.Fprintf(io.Err, "Kubernetes %s (kwok nodes: %d) at https://%s, serving the CA of layer %q of stack %q. Ctrl-C stops it.\n",

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	klabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kdiscovery "k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -340,11 +341,7 @@ func (h *host) podFailure(ctx context.Context, u *unstructured.Unstructured) err
 	if !found || len(sel) == 0 {
 		return nil
 	}
-	var parts []string
-	for k, v := range sel {
-		parts = append(parts, k+"="+v)
-	}
-	pods, err := h.cs.CoreV1().Pods(u.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: strings.Join(parts, ",")})
+	pods, err := h.cs.CoreV1().Pods(u.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: klabels.Set(sel).String()})
 	if err != nil {
 		return nil // the workload's own status still tells; a failed list is no verdict
 	}
@@ -361,8 +358,9 @@ func (h *host) podFailure(ctx context.Context, u *unstructured.Unstructured) err
 	return nil
 }
 
-// listed are the resources Strata's renderers make, which List searches.
-func listed() []schema.GroupVersionResource {
+// Listed are the resources Strata's renderers make, which the host's List
+// searches for a stack's objects.
+func Listed() []schema.GroupVersionResource {
 	return []schema.GroupVersionResource{
 		{Version: "v1", Resource: "namespaces"},
 		{Version: "v1", Resource: "configmaps"},
@@ -381,13 +379,9 @@ func listed() []schema.GroupVersionResource {
 // List finds the objects of those resources that carry all of labels, in
 // every namespace. An ID is GROUP/VERSION/RESOURCE/NAMESPACE/NAME.
 func (h *host) List(ctx context.Context, labels map[string]string) ([]layers.Placed, error) {
-	var parts []string
-	for k, v := range labels {
-		parts = append(parts, k+"="+v)
-	}
-	opts := metav1.ListOptions{LabelSelector: strings.Join(parts, ",")}
+	opts := metav1.ListOptions{LabelSelector: klabels.Set(labels).String()}
 	var out []layers.Placed
-	for _, gvr := range listed() {
+	for _, gvr := range Listed() {
 		list, err := h.dyn.Resource(gvr).List(ctx, opts)
 		if err != nil {
 			return nil, h.explain("listing "+gvr.Resource, err)

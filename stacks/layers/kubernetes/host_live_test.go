@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -67,26 +66,6 @@ layer "mesos" "m" {
 	return plan.Compile(s, kinds)
 }
 
-// volumes gives the cluster claimable volumes, as a storage provisioner
-// would: the rendered StatefulSets claim their data.
-func volumes(t *testing.T, cl *kubetest.Cluster, n int) {
-	t.Helper()
-	for i := range n {
-		pv := &corev1.PersistentVolume{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pv-%d", i)},
-			Spec: corev1.PersistentVolumeSpec{
-				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("100Gi")},
-				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
-				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: fmt.Sprintf("/tmp/pv-%d", i)}},
-			},
-		}
-		if _, err := cl.Client.CoreV1().PersistentVolumes().Create(t.Context(), pv, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // The Kubernetes host against a real API server (kwok nodes): the mesos
 // layer's rendered objects are accepted, roll out, re-apply without
 // change, scale by the difference; a conflict names the other manager; a
@@ -98,7 +77,9 @@ func TestHostLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl := kubetest.Start(t, kubetest.Options{CACertPEM: caCert, CAKeyPEM: caKey, Nodes: []string{"hl-p-0", "hl-p-1", "hl-p-2"}})
-	volumes(t, cl, 8)
+	if err := cl.AddVolumes(t.Context(), 8); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	known := plan.Addresses{"hl-p-0": "127.0.0.1", "hl-p-1": "127.0.0.2", "hl-p-2": "127.0.0.3"}
