@@ -47,8 +47,9 @@ func BenchmarkHostRollout200(b *testing.B) {
 	if err := os.WriteFile(file, manifest.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	cache := b.TempDir() // kubectl's discovery cache, out of the user's ~/.kube
 	kubectl := func(args ...string) {
-		cmd := exec.Command(filepath.Join(kubetest.BinDir(b), "kubectl"), append([]string{"--kubeconfig", cl.Kubeconfig}, args...)...)
+		cmd := exec.Command(filepath.Join(kubetest.BinDir(b), "kubectl"), append([]string{"--kubeconfig", cl.Kubeconfig, "--cache-dir", cache}, args...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("kubectl %v: %v\n%s", args, err, out)
 		}

@@ -43,9 +43,10 @@ func TestCluster(t *testing.T) {
 		testWorkloads(ctx, t, c.Client, nodes)
 	})
 	t.Run("kubeconfig", func(t *testing.T) {
-		// kubectl, built with the cluster, reads the admin kubeconfig
+		// kubectl, built with the cluster, reads the admin kubeconfig; its
+		// discovery cache stays out of the user's ~/.kube.
 		out, err := exec.CommandContext(ctx, filepath.Join(kubetest.BinDir(t), "kubectl"),
-			"--kubeconfig", c.Kubeconfig, "get", "nodes", "-o", "name").CombinedOutput()
+			"--kubeconfig", c.Kubeconfig, "--cache-dir", t.TempDir(), "get", "nodes", "-o", "name").CombinedOutput()
 		if err != nil {
 			t.Fatalf("kubectl get nodes: %v\n%s", err, out)
 		}
