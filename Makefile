@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 20s
 DEMO_STACK ?= examples/stacks/contract
 
-.PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps kube-deps demo hosted-demo lab-demo tour docs clean
+.PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps kube-deps demo aws-demo hosted-demo lab-demo tour docs clean
 
 all: build
 
@@ -89,6 +89,11 @@ bench: bench-deps build kube-deps
 # examples/terraform/vsphere, the machines, terraform destroy.
 demo: build
 	bash examples/terraform/vsphere/demo.sh
+
+# aws-demo applies examples/terraform/aws (Mesos on EC2) against moto's EC2
+# server on loopback (strata sim aws), then destroys it.
+aws-demo: build
+	bash examples/terraform/aws/demo.sh
 
 # hosted-demo is layers on layers on the embedded defaults: Mesos on vSphere
 # simulator machines, Kubernetes as Marathon apps on it (the Marathon v2 test

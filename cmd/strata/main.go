@@ -29,6 +29,7 @@ Commands:
   down PATH | down -expired                             remove the stack's machines / every expired stack
   status [PATH]                                         the stack's machines as the substrate reports them / every recorded stack
   sim vsphere [-listen ADDR]                            run a vSphere simulator with a template, for trying strata locally
+  sim aws                                               moto's EC2 server (moto_server) on loopback with subnets, a security group and a key pair
   sim marathon [-listen ADDR]                           a Marathon v2 test server, standing in for a mesos layer's API
   sim kubernetes -stack S -layer-name L [-nodes N]      a real Kubernetes control plane with kwok nodes serving stack S's CA (make kube-deps)
   boot serve [-data DIR] [-http ADDR] [-tftp ADDR] ...  the bare-metal boot server (strata boot serve -h lists its flags)

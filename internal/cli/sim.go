@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/internal/state"
+	"github.com/stratastack/strata/provisioners/aws/mototest"
 	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 	"github.com/stratastack/strata/stacks/layers/kubernetes"
 	"github.com/stratastack/strata/stacks/layers/kubernetes/kubetest"
@@ -50,8 +52,10 @@ func Sim(ctx context.Context, kind string, a SimArgs, io IO) int {
 		return simMarathon(ctx, a.Addr, io)
 	case "kubernetes":
 		return simKubernetes(ctx, a, io)
+	case "aws":
+		return simAWS(ctx, io)
 	default:
-		fmt.Fprintf(io.Err, "strata sim: %q cannot be simulated: use vsphere, marathon or kubernetes\n", kind)
+		fmt.Fprintf(io.Err, "strata sim: %q cannot be simulated: use vsphere, aws, marathon or kubernetes\n", kind)
 		return Usage
 	}
 	<-ctx.Done()
@@ -132,6 +136,38 @@ func simKubernetes(ctx context.Context, a SimArgs, io IO) int {
 	fmt.Fprintf(io.Out, "export STRATA_KUBE_ENDPOINT=%s\nexport KUBECONFIG=%s\n", c.Endpoint, c.Kubeconfig)
 	fmt.Fprintf(io.Err, "Kubernetes %s (kwok nodes: %d) at https://%s, serving the CA of layer %q of stack %q. Ctrl-C stops it.\n",
 		kubetest.Version, len(nodes), c.Endpoint, a.Layer, a.Stack)
+	<-ctx.Done()
+	return OK
+}
+
+// simAWS runs moto's EC2 server (moto_server, which must be installed) on
+// loopback with a world in it, and prints the SDK's environment and the
+// examples' Terraform variables for it.
+func simAWS(ctx context.Context, io IO) int {
+	srv, err := mototest.Start(ctx)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v (moto 5: pip install 'moto[server]')\n", err)
+		return Invalid
+	}
+	defer srv.Stop()
+	w, err := mototest.Prepare(ctx, srv.URL)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	key, err := mototest.Credentials().Retrieve(ctx)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	subnets, _ := json.Marshal(w.Subnets)
+	groups, _ := json.Marshal([]string{w.Group})
+	fmt.Fprintf(io.Out, "export AWS_ENDPOINT_URL=%s\nexport AWS_REGION=%s\nexport AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_EC2_METADATA_DISABLED=true\n",
+		srv.URL, mototest.Region, key.AccessKeyID, key.SecretAccessKey)
+	fmt.Fprintf(io.Out, "export TF_VAR_ami=%s\nexport TF_VAR_key_name=%s\nexport TF_VAR_subnet_ids='%s'\nexport TF_VAR_security_group_ids='%s'\n",
+		w.AMI, w.Key, subnets, groups)
+	fmt.Fprintf(io.Err, "moto's EC2 server (not AWS: instances run at once and run nothing) at %s, region %s: AMI %s, subnets %v in %v, security group %s, key pair %s. Ctrl-C stops it.\n",
+		srv.URL, mototest.Region, w.AMI, w.Subnets, w.Zones, w.Group, w.Key)
 	<-ctx.Done()
 	return OK
 }

@@ -55,16 +55,16 @@ func fanOut(n, par int, f func(i int) error) error {
 // reports both and their ratio.
 func BenchmarkMoto500(b *testing.B) {
 	n, par := benchEnv("STRATA_BENCH_MACHINES", 500), benchEnv("STRATA_BENCH_PARALLEL", 20)
-	w := newWorld(b)
+	w := mototest.NewWorld(b)
 	ctx := b.Context()
 	var viaProv, viaSDK time.Duration
 	for round := 0; b.Loop(); round++ {
 		// Direct: what a hand-written tool would do.
-		if err := mototest.Reset(ctx, w.url); err != nil {
+		if err := mototest.Reset(ctx, w.URL); err != nil {
 			b.Fatal(err)
 		}
-		w = newWorld(b)
-		c := direct(w.url)
+		w = mototest.NewWorld(b)
+		c := mototest.Client(w.URL)
 		start := time.Now()
 		ids := make([]string, n)
 		err := fanOut(n, par, func(i int) error {
@@ -72,8 +72,8 @@ func BenchmarkMoto500(b *testing.B) {
 			// provisioner's cost, not moto's for tags.
 			tags, _ := tagsOf(machine("direct", "p", i))
 			out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{
-				ImageId: &w.ami, InstanceType: types.InstanceTypeT3Medium, MinCount: sdk.Int32(1), MaxCount: sdk.Int32(1),
-				SubnetId: &w.subnets[i%len(w.subnets)], SecurityGroupIds: []string{w.group}, KeyName: &w.key,
+				ImageId: &w.AMI, InstanceType: types.InstanceTypeT3Medium, MinCount: sdk.Int32(1), MaxCount: sdk.Int32(1),
+				SubnetId: &w.Subnets[i%len(w.Subnets)], SecurityGroupIds: []string{w.Group}, KeyName: &w.Key,
 				TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}, {ResourceType: types.ResourceTypeVolume, Tags: tags}},
 				MetadataOptions:   &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired},
 				ClientToken:       sdk.String(token("direct", fmt.Sprint(i), 0)),
@@ -100,8 +100,8 @@ func BenchmarkMoto500(b *testing.B) {
 		viaSDK += time.Since(start)
 
 		// Through the provisioner, opened (and so preflighted) untimed.
-		w = newWorld(b)
-		p := open(b, testConfig(w.url), w.substrate(map[string]any{"instance_type": "t3.medium"}))
+		w = mototest.NewWorld(b)
+		p := open(b, testConfig(w.URL), substrate(w, map[string]any{"instance_type": "t3.medium"}))
 		if _, err := p.launchFor(ctx, machine("warm", "p", 0)); err != nil {
 			b.Fatal(err)
 		}

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/aws/mototest"
 )
 
 // TestPreflight: a missing AMI, subnet, security group or key pair, in
 // the substrate block or a pool, fails naming the setting before
 // anything is made.
 func TestPreflight(t *testing.T) {
-	w := newWorld(t)
+	w := mototest.NewWorld(t)
 	for _, tc := range []struct {
 		name      string
 		substrate map[string]any
@@ -33,7 +34,7 @@ func TestPreflight(t *testing.T) {
 		{"pool's unknown type", nil, map[string]any{"instance_type": "x9.huge"}, `the pool's instance_type = "x9.huge"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := Open(t.Context(), testConfig(w.url), w.substrate(tc.substrate))
+			p, err := Open(t.Context(), testConfig(w.URL), substrate(w, tc.substrate))
 			if err == nil {
 				m := machine("pre", "p", 0)
 				m.Pool = values(tc.pool)
@@ -45,7 +46,7 @@ func TestPreflight(t *testing.T) {
 			if provisioners.IsTransient(err) {
 				t.Errorf("%v is transient; retrying cannot fix a setting", err)
 			}
-			if n := w.liveCount(t.Context(), t); n != 0 {
+			if n := liveCount(t, w); n != 0 {
 				t.Errorf("%d instances made", n)
 			}
 		})
@@ -56,12 +57,12 @@ func TestPreflight(t *testing.T) {
 // resolve to images moto has; an instance type is chosen from cpus and
 // memory when none is named.
 func TestAMIForms(t *testing.T) {
-	w := newWorld(t)
+	w := mototest.NewWorld(t)
 	for _, ami := range []map[string]any{
 		{"ami": "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"},
 		{"ami": "al2023-ami-2023*-x86_64", "ami_owner": "amazon"},
 	} {
-		p := open(t, testConfig(w.url), w.substrate(ami))
+		p := open(t, testConfig(w.URL), substrate(w, ami))
 		in, err := p.Create(t.Context(), machine("forms", "p", 0))
 		if err != nil {
 			t.Fatalf("%v: %v", ami, err)
@@ -79,27 +80,27 @@ func TestAMIForms(t *testing.T) {
 // TestRefusals: AWS's refusals at launch are told with what to do, and
 // are not retried as if they would pass.
 func TestRefusals(t *testing.T) {
-	w := newWorld(t)
-	px := newProxy(t, w.url)
+	w := mototest.NewWorld(t)
+	px := mototest.NewProxy(t, w.URL)
 	for _, tc := range []struct {
 		name string
-		f    faults
+		f    mototest.Faults
 		open bool // the fault hits Open already
 		want string
 	}{
-		{"no capacity", faults{iceType: "c5.large"}, false, "choose another instance_type"},
-		{"unauthorized", faults{denyRun: true}, true, `Decoded authorization failure message: {"allowed":false`},
-		{"bad credentials", faults{authFailure: true}, true, "AWS refused the credentials"},
+		{"no capacity", mototest.Faults{ICEType: "c5.large"}, false, "choose another instance_type"},
+		{"unauthorized", mototest.Faults{DenyRun: true}, true, `Decoded authorization failure message: {"allowed":false`},
+		{"bad credentials", mototest.Faults{AuthFailure: true}, true, "AWS refused the credentials"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			px.set(faults{})
-			p, err := Open(t.Context(), testConfig(px.url), w.substrate(map[string]any{"instance_type": "c5.large"}))
+			px.Set(mototest.Faults{})
+			p, err := Open(t.Context(), testConfig(px.URL), substrate(w, map[string]any{"instance_type": "c5.large"}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			px.set(tc.f)
+			px.Set(tc.f)
 			if tc.open {
-				_, err = Open(t.Context(), testConfig(px.url), w.substrate(map[string]any{"instance_type": "c5.large"}))
+				_, err = Open(t.Context(), testConfig(px.URL), substrate(w, map[string]any{"instance_type": "c5.large"}))
 			} else {
 				_, err = p.Create(t.Context(), machine("ref", "p", 0))
 			}
@@ -109,7 +110,7 @@ func TestRefusals(t *testing.T) {
 			if provisioners.IsTransient(err) {
 				t.Errorf("%v is transient", err)
 			}
-			if n := w.liveCount(t.Context(), t); n != 0 {
+			if n := liveCount(t, w); n != 0 {
 				t.Errorf("%d instances made", n)
 			}
 		})
@@ -119,18 +120,18 @@ func TestRefusals(t *testing.T) {
 // TestNoCredentials: with no credentials anywhere in the chain, Open says
 // so and where to put them (and probes no instance metadata service).
 func TestNoCredentials(t *testing.T) {
-	w := newWorld(t)
+	w := mototest.NewWorld(t)
 	dir := t.TempDir()
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
 		"AWS_CONFIG_FILE": dir + "/config", "AWS_SHARED_CREDENTIALS_FILE": dir + "/credentials",
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
-		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_ENDPOINT_URL": w.url, "AWS_REGION": region,
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_ENDPOINT_URL": w.URL, "AWS_REGION": region,
 	} {
 		t.Setenv(k, v)
 	}
 	env, _ := Kind().Resolve(nil, func(string) string { return "" })
-	_, err := Kind().Open(t.Context(), env, provisioners.Target{Settings: w.substrate(nil)})
+	_, err := Kind().Open(t.Context(), env, provisioners.Target{Settings: substrate(w, nil)})
 	if err == nil || !strings.Contains(err.Error(), "no AWS credentials found") {
 		t.Fatalf("Open = %v, want no credentials", err)
 	}
@@ -140,17 +141,17 @@ func TestNoCredentials(t *testing.T) {
 // AWS_ENDPOINT_URL_EC2 says, with the environment's credentials and the
 // provider's region setting.
 func TestEndpointFromEnvironment(t *testing.T) {
-	w := newWorld(t)
+	w := mototest.NewWorld(t)
 	dir := t.TempDir()
-	t.Setenv("AWS_ENDPOINT_URL_EC2", w.url)
-	t.Setenv("AWS_ENDPOINT_URL", w.url) // ssm and sts
+	t.Setenv("AWS_ENDPOINT_URL_EC2", w.URL)
+	t.Setenv("AWS_ENDPOINT_URL", w.URL) // ssm and sts
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_PROFILE", "")
-	sub := w.substrate(map[string]any{"region": nil})
+	sub := substrate(w, map[string]any{"region": nil})
 	delete(sub.Attrs, "region")
 	env, _ := Kind().Resolve(map[string]string{"region": region}, func(string) string { return "" })
 	p, err := Kind().Open(t.Context(), env, provisioners.Target{Settings: sub})
@@ -168,10 +169,10 @@ func TestEndpointFromEnvironment(t *testing.T) {
 // TestThrottlingConverges: with a fifth of calls throttled and some
 // unavailable, ten machines are made, readied and removed, once each.
 func TestThrottlingConverges(t *testing.T) {
-	w := newWorld(t)
-	px := newProxy(t, w.url)
-	p := open(t, testConfig(px.url), w.substrate(nil))
-	px.set(faults{throttle: 0.2, unavailable: 0.05})
+	w := mototest.NewWorld(t)
+	px := mototest.NewProxy(t, w.URL)
+	p := open(t, testConfig(px.URL), substrate(w, nil))
+	px.Set(mototest.Faults{Throttle: 0.2, Unavailable: 0.05})
 	const n = 10
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -191,7 +192,7 @@ func TestThrottlingConverges(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		if got := w.instancesNamed(t.Context(), t, fmt.Sprintf("thr-p-%d", i)); len(got) != 1 {
+		if got := instancesNamed(t, w, fmt.Sprintf("thr-p-%d", i)); len(got) != 1 {
 			t.Errorf("thr-p-%d: %d instances", i, len(got))
 		}
 	}
@@ -207,8 +208,8 @@ func TestThrottlingConverges(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	px.set(faults{})
-	if n := w.liveCount(t.Context(), t); n != 0 {
+	px.Set(mototest.Faults{})
+	if n := liveCount(t, w); n != 0 {
 		t.Errorf("%d instances left", n)
 	}
 }
@@ -228,34 +229,34 @@ func retried(t testing.TB, f func() error) error {
 // TestLostAnswer: a launch that reached EC2 but whose answer was lost is
 // found by its tags, not made again (moto ignores client tokens).
 func TestLostAnswer(t *testing.T) {
-	w := newWorld(t)
-	px := newProxy(t, w.url)
-	p := open(t, testConfig(px.url), w.substrate(nil))
-	px.set(faults{dropRuns: 1})
+	w := mototest.NewWorld(t)
+	px := mototest.NewProxy(t, w.URL)
+	p := open(t, testConfig(px.URL), substrate(w, nil))
+	px.Set(mototest.Faults{DropRuns: 1})
 	in, err := p.Create(t.Context(), machine("lost", "p", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := w.instancesNamed(t.Context(), t, "lost-p-0")
+	got := instancesNamed(t, w, "lost-p-0")
 	if len(got) != 1 || *got[0].InstanceId != in.ID {
 		t.Fatalf("%d instances for lost-p-0 (Create said %s)", len(got), in.ID)
 	}
-	if n := px.count("RunInstances"); n != 1 {
+	if n := px.Count("RunInstances"); n != 1 {
 		t.Errorf("RunInstances reached moto %d times, want once", n)
 	}
 }
 
 // TestHeldPending: Ready waits while EC2 reports the instance pending.
 func TestHeldPending(t *testing.T) {
-	w := newWorld(t)
-	px := newProxy(t, w.url)
-	p := open(t, testConfig(px.url), w.substrate(nil))
+	w := mototest.NewWorld(t)
+	px := mototest.NewProxy(t, w.URL)
+	p := open(t, testConfig(px.URL), substrate(w, nil))
 	in, err := p.Create(t.Context(), machine("pend", "p", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	hold := time.Now().Add(1500 * time.Millisecond)
-	px.set(faults{pendingUntil: hold})
+	px.Set(mototest.Faults{PendingUntil: hold})
 	if r, err := p.Read(t.Context(), in.ID); err != nil || r.State != provisioners.StatePending {
 		t.Fatalf("Read while held = %+v, %v", r, err)
 	}

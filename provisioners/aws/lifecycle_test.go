@@ -1,19 +1,14 @@
 package aws
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/base64"
-	"io"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 
 	sdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/aws/mototest"
 )
 
 // TestLifecycle makes a quorum of three over three subnets, one with
@@ -21,9 +16,9 @@ import (
 // on instance and volume, user-data, IMDSv2, the root volume's size;
 // then lists, reads, deletes, and deletes again.
 func TestLifecycle(t *testing.T) {
-	w := newWorld(t)
+	w := mototest.NewWorld(t)
 	ctx := t.Context()
-	p := open(t, testConfig(w.url), w.substrate(nil))
+	p := open(t, testConfig(w.URL), substrate(w, nil))
 
 	big := []byte("#cloud-config\n" + strings.Repeat("write_files: [{path: /etc/x, content: hello}]\n", 600)) // > 16 KiB, compressible
 	userData := [][]byte{[]byte("#cloud-config\nhostname: a\n"), big, nil}
@@ -88,67 +83,28 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-func describe(t testing.TB, w world, id string) types.Instance {
+func describe(t testing.TB, w mototest.World, id string) types.Instance {
 	t.Helper()
-	out, err := w.ec2.DescribeInstances(t.Context(), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
-	if err != nil || len(out.Reservations) != 1 || len(out.Reservations[0].Instances) != 1 {
-		t.Fatalf("describe %s: %v", id, err)
-	}
-	return out.Reservations[0].Instances[0]
-}
-
-// checkInstance compares what EC2 holds of an instance with the machine.
-func checkInstance(t *testing.T, w world, id, name string, userData []byte, diskGB int) {
-	t.Helper()
-	ctx := t.Context()
-	i := describe(t, w, id)
-	if tag(i, "Name") != name || tag(i, provisioners.TagStack) == "" {
-		t.Errorf("%s tags = %v", name, i.Tags)
-	}
-	if i.MetadataOptions == nil || i.MetadataOptions.HttpTokens != types.HttpTokensStateRequired {
-		t.Errorf("%s metadata options = %+v, want IMDSv2 required", name, i.MetadataOptions)
-	}
-	attr, err := w.ec2.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{InstanceId: &id, Attribute: types.InstanceAttributeNameUserData})
+	i, err := w.Instance(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []byte
-	if attr.UserData != nil && attr.UserData.Value != nil {
-		got, _ = base64.StdEncoding.DecodeString(*attr.UserData.Value)
-	}
-	if len(userData) > maxUserData {
-		if len(got) > maxUserData {
-			t.Errorf("%s: user-data of %d bytes sent unzipped", name, len(got))
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(got))
-		if err != nil {
-			t.Fatalf("%s: large user-data is not gzip: %v", name, err)
-		}
-		got, _ = io.ReadAll(zr)
-	}
-	if !bytes.Equal(got, userData) {
-		t.Errorf("%s: user-data = %q..., want %q...", name, head(got), head(userData))
-	}
-	vols, err := w.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []types.Filter{{Name: sdk.String("attachment.instance-id"), Values: []string{id}}}})
-	if err != nil || len(vols.Volumes) == 0 {
-		t.Fatalf("%s volumes: %v", name, err)
-	}
-	v := vols.Volumes[0]
-	if int(sdk.ToInt32(v.Size)) != diskGB {
-		t.Errorf("%s root volume is %d GB, want %d", name, sdk.ToInt32(v.Size), diskGB)
-	}
-	if !slices.ContainsFunc(v.Tags, func(tg types.Tag) bool { return sdk.ToString(tg.Key) == "Name" && sdk.ToString(tg.Value) == name }) {
-		t.Errorf("%s volume tags = %v", name, v.Tags)
-	}
+	return i
 }
 
-func head(b []byte) []byte { return b[:min(len(b), 40)] }
+// checkInstance compares what EC2 holds of an instance with the machine.
+func checkInstance(t *testing.T, w mototest.World, id, name string, userData []byte, diskGB int) {
+	t.Helper()
+	if err := w.Check(t.Context(), id, name, userData, diskGB); err != nil {
+		t.Error(err)
+	}
+}
 
 // TestUserDataTooLarge: user-data that does not fit even gzipped fails
 // before anything is made.
 func TestUserDataTooLarge(t *testing.T) {
-	w := newWorld(t)
-	p := open(t, testConfig(w.url), w.substrate(nil))
+	w := mototest.NewWorld(t)
+	p := open(t, testConfig(w.URL), substrate(w, nil))
 	noise := make([]byte, 20<<10)
 	for i := range noise {
 		noise[i] = byte(rand.IntN(256))
@@ -159,7 +115,7 @@ func TestUserDataTooLarge(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "EC2 takes at most 16384") {
 		t.Fatalf("Create = %v, want the user-data refused", err)
 	}
-	if n := w.liveCount(t.Context(), t); n != 0 {
+	if n := liveCount(t, w); n != 0 {
 		t.Errorf("%d instances made", n)
 	}
 }

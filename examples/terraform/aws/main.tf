@@ -4,7 +4,9 @@
 # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, shared config and SSO, web
 # identity, or the instance's role. The region comes from the provider's
 # aws block, else AWS_REGION. AWS_ENDPOINT_URL_EC2 (or AWS_ENDPOINT_URL)
-# points it at another EC2 endpoint, as the tests point it at moto.
+# points it at another EC2 endpoint, as the tests point it at moto:
+# `make aws-demo` applies this folder against `strata sim aws`, which
+# prints that environment and the TF_VAR_ values for its subnets.
 terraform {
   required_version = ">= 1.11"
   required_providers {
@@ -33,6 +35,17 @@ variable "agents" {
   default = 3
 }
 
+variable "ami" {
+  type        = string
+  default     = null
+  description = "An AMI id, resolve:ssm:PARAMETER or a name pattern; unset, the stack's default (Ubuntu 24.04 from SSM)."
+}
+
+variable "key_name" {
+  type    = string
+  default = null
+}
+
 provider "strata" {
   aws {
     region = var.region
@@ -42,11 +55,14 @@ provider "strata" {
 
 resource "strata_stack" "mesos" {
   path = "${path.module}/mesos.strata.hcl"
-  vars = {
+  vars = merge({
     agents             = var.agents
     subnet_ids         = jsonencode(var.subnet_ids)
     security_group_ids = jsonencode(var.security_group_ids)
-  }
+    },
+    var.ami == null ? {} : { ami = var.ami },
+    var.key_name == null ? {} : { key_name = var.key_name },
+  )
 }
 
 output "masters" {

@@ -33,14 +33,14 @@ func Main(m *testing.M) int {
 	if os.Getenv(URLEnv) != "" {
 		return m.Run()
 	}
-	srv, err := start()
+	srv, err := Start(context.Background())
 	if err != nil {
 		// Endpoint reports it, test by test (skip or fail).
 		os.Setenv(URLEnv, "unavailable: "+err.Error())
 		return m.Run()
 	}
-	defer srv.stop()
-	os.Setenv(URLEnv, srv.url)
+	defer srv.Stop()
+	os.Setenv(URLEnv, srv.URL)
 	return m.Run()
 }
 
@@ -85,15 +85,15 @@ func Reset(ctx context.Context, url string) error {
 	return nil
 }
 
-// server is a moto_server process.
-type server struct {
+// Server is a moto_server process.
+type Server struct {
+	URL string
 	cmd *exec.Cmd
-	url string
 }
 
-// start runs moto_server on a free loopback port and waits until it
-// answers.
-func start() (*server, error) {
+// Start runs moto_server, with its validation of AMIs, key pairs and
+// instance types on, on a free loopback port and waits until it answers.
+func Start(ctx context.Context) (*Server, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, errors.New("moto_server is not installed")
@@ -113,21 +113,21 @@ func start() (*server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
-	s := &server{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	s := &Server{cmd: cmd, URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {
-		if Reset(ctx, s.url) == nil {
+		if Reset(ctx, s.URL) == nil {
 			return s, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.stop()
+	s.Stop()
 	return nil, fmt.Errorf("moto_server on port %d did not answer in 30 s", port)
 }
 
-// stop ends the process by its PID and reaps it.
-func (s *server) stop() {
+// Stop ends the process by its PID and reaps it.
+func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 }

@@ -1,4 +1,4 @@
-package aws
+package mototest
 
 import (
 	"bytes"
@@ -15,53 +15,60 @@ import (
 	"time"
 )
 
-// faults is what the proxy injects; the zero value passes everything.
-type faults struct {
-	throttle    float64 // share of calls answered RequestLimitExceeded
-	unavailable float64 // share answered 503 Unavailable
-	iceType     string  // launches of this type get InsufficientInstanceCapacity
-	authFailure bool    // every call gets AuthFailure
-	denyRun     bool    // launches get UnauthorizedOperation with an encoded message
-	dropRuns    int     // this many launches reach moto, then lose their answer
-	// pendingUntil: instances moto reports running are reported pending.
-	pendingUntil time.Time
+// Faults is what a Proxy injects; the zero value passes everything.
+type Faults struct {
+	Throttle    float64 // share of calls answered RequestLimitExceeded
+	Unavailable float64 // share answered 503 Unavailable
+	ICEType     string  // launches of this type get InsufficientInstanceCapacity
+	AuthFailure bool    // every call gets AuthFailure
+	DenyRun     bool    // launches get UnauthorizedOperation with an encoded message
+	DropRuns    int     // this many launches reach moto, then lose their answer
+	// PendingUntil: instances moto reports running are reported pending.
+	PendingUntil time.Time
 }
 
-// proxy stands between the SDK and moto and injects what moto cannot do.
-type proxy struct {
-	url string
+// Proxy stands between the SDK and moto and injects what moto cannot do:
+// throttling, capacity and permission refusals, lost answers, and
+// instances that stay pending.
+type Proxy struct {
+	URL string
 	rp  *httputil.ReverseProxy
 
 	mu    sync.Mutex
-	f     faults
+	f     Faults
 	calls map[string]int // actions that reached moto; dry runs apart
 }
 
-func newProxy(t testing.TB, target string) *proxy {
+// NewProxy serves a proxy of the EC2 endpoint at target until the test
+// ends.
+func NewProxy(t testing.TB, target string) *Proxy {
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{rp: httputil.NewSingleHostReverseProxy(u), calls: map[string]int{}}
+	p := &Proxy{rp: httputil.NewSingleHostReverseProxy(u), calls: map[string]int{}}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
-	p.url = srv.URL
+	p.URL = srv.URL
 	return p
 }
 
-func (p *proxy) set(f faults) {
+// Set replaces the faults injected from now on.
+func (p *Proxy) Set(f Faults) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.f = f
 }
 
-func (p *proxy) count(action string) int {
+// Count is how many calls of action reached moto ("RunInstances (dry
+// run)" counts dry runs).
+func (p *Proxy) Count(action string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls[action]
 }
 
-func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	form, _ := url.ParseQuery(string(body))
@@ -70,30 +77,30 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p.mu.Lock()
 	f := p.f
-	drop := run && p.f.dropRuns > 0
+	drop := run && p.f.DropRuns > 0
 	if drop {
-		p.f.dropRuns--
+		p.f.DropRuns--
 	}
 	p.mu.Unlock()
 
 	switch {
-	case f.authFailure:
+	case f.AuthFailure:
 		ec2Error(w, 401, "AuthFailure", "AWS was not able to validate the provided access credentials")
 		return
 	case action == "DecodeAuthorizationMessage":
 		fmt.Fprintf(w, `<DecodeAuthorizationMessageResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><DecodeAuthorizationMessageResult><DecodedMessage>{"allowed":false,"context":{"action":"ec2:RunInstances"}}</DecodedMessage></DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DecodeAuthorizationMessageResponse>`)
 		return
-	case f.denyRun && action == "RunInstances":
+	case f.DenyRun && action == "RunInstances":
 		ec2Error(w, 403, "UnauthorizedOperation", "You are not authorized to perform this operation. Encoded authorization failure message: c2VjcmV0LXJlYXNvbg")
 		return
-	case f.throttle > 0 && rand.Float64() < f.throttle:
+	case f.Throttle > 0 && rand.Float64() < f.Throttle:
 		ec2Error(w, 503, "RequestLimitExceeded", "Request limit exceeded.")
 		return
-	case f.unavailable > 0 && rand.Float64() < f.unavailable:
+	case f.Unavailable > 0 && rand.Float64() < f.Unavailable:
 		ec2Error(w, 503, "Unavailable", "The server is overloaded and cannot handle the request.")
 		return
-	case run && f.iceType != "" && form.Get("InstanceType") == f.iceType:
-		ec2Error(w, 500, "InsufficientInstanceCapacity", "We currently do not have sufficient "+f.iceType+" capacity in the Availability Zone you requested.")
+	case run && f.ICEType != "" && form.Get("InstanceType") == f.ICEType:
+		ec2Error(w, 500, "InsufficientInstanceCapacity", "We currently do not have sufficient "+f.ICEType+" capacity in the Availability Zone you requested.")
 		return
 	}
 	p.mu.Lock()
@@ -114,7 +121,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := rec.Body.Bytes()
-	if action == "DescribeInstances" && time.Now().Before(f.pendingUntil) {
+	if action == "DescribeInstances" && time.Now().Before(f.PendingUntil) {
 		out = pendingRE(out)
 	}
 	for k, v := range rec.Header() {
