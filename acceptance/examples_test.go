@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stratastack/strata/provisioners/aws/mototest"
 	"github.com/stratastack/strata/stacks/layers/layertest"
 )
 
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := mototest.Main(m) // the AWS tests' EC2 endpoint
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
