@@ -77,6 +77,7 @@ bench: bench-deps build kube-deps
 	STRATA_REQUIRE_KUBE=1 $(GO) test -run '^$$' -bench BenchmarkHostRollout200 -benchtime 3x ./stacks/layers/kubernetes/
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
 	bash acceptance/bench/vsphere500.sh
+	bash acceptance/bench/aws500.sh
 	bash acceptance/bench/tftp.sh
 	bash acceptance/bench/http.sh
 	bash acceptance/bench/pxeboot.sh

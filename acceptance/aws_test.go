@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,15 +34,16 @@ import (
 
 const awsStackName = "mesos-aws" // the example's stack name
 
-// awsExample is the example's stack file, copied into a fresh working
-// folder with its seed (see workdir).
-func awsExample(t *testing.T) (path string, seed *secrets.Seed) {
+// awsExample is the example's stack file, named stack, copied into a
+// fresh working folder with its seed (see workdir).
+func awsExample(t *testing.T, stack string) (path string, seed *secrets.Seed) {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "examples", "terraform", "aws", "mesos.strata.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return workdir(t, awsStackName, string(src))
+	named := strings.Replace(string(src), fmt.Sprintf("name = %q", awsStackName), fmt.Sprintf("name = %q", stack), 1)
+	return workdir(t, stack, named)
 }
 
 // useMoto points the SDK's default chain at endpoint, and at nothing on
@@ -68,9 +70,9 @@ func useMoto(t *testing.T, endpoint string) {
 	}
 }
 
-// awsConfig is the provider and the example's resource with its
-// variables: agents, and the world's subnets, group, key and AMI.
-func awsConfig(w mototest.World, path string, agents int, over map[string]string) string {
+// awsVars are the example's variables for the world: agents, its AMI,
+// key pair, subnets and group, with over laid on top.
+func awsVars(w mototest.World, agents int, over map[string]string) map[string]string {
 	vars := map[string]string{
 		"agents":             strconv.Itoa(agents),
 		"ami":                w.AMI,
@@ -78,22 +80,33 @@ func awsConfig(w mototest.World, path string, agents int, over map[string]string
 		"subnet_ids":         jsonList(w.Subnets...),
 		"security_group_ids": jsonList(w.Group),
 	}
-	for k, v := range over {
-		vars[k] = v
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "provider \"strata\" {\n  aws {\n    region = %q\n  }\n}\n\nresource \"strata_stack\" \"mesos\" {\n  path = %q\n  vars = {\n", mototest.Region, path)
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range vars {
-			if !yield(k) {
-				return
-			}
+	maps.Copy(vars, over)
+	for k, v := range vars {
+		if v == "" {
+			delete(vars, k)
 		}
-	}) {
+	}
+	return vars
+}
+
+// awsConfig is the provider and the example's resource with vars.
+func awsConfig(path string, vars map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "provider \"strata\" {\n  aws {}\n}\n\nresource \"strata_stack\" \"mesos\" {\n  path = %q\n  vars = {\n", path)
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		fmt.Fprintf(&b, "    %s = %q\n", k, vars[k])
 	}
 	b.WriteString("  }\n}\n")
 	return b.String()
+}
+
+// cliVars are vars as strata's -var flags.
+func cliVars(vars map[string]string) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		out = append(out, k+"="+vars[k])
+	}
+	return out
 }
 
 func jsonList(s ...string) string {
@@ -105,13 +118,13 @@ func jsonList(s ...string) string {
 }
 
 // awsNames are the example's machine names for agents agents, sorted.
-func awsNames(agents int) []string {
+func awsNames(stack string, agents int) []string {
 	var out []string
 	for i := range 3 {
-		out = append(out, fmt.Sprintf("%s-masters-%d", awsStackName, i))
+		out = append(out, fmt.Sprintf("%s-masters-%d", stack, i))
 	}
 	for i := range agents {
-		out = append(out, fmt.Sprintf("%s-agents-%d", awsStackName, i))
+		out = append(out, fmt.Sprintf("%s-agents-%d", stack, i))
 	}
 	slices.Sort(out)
 	return out
@@ -119,8 +132,8 @@ func awsNames(agents int) []string {
 
 // stackInstances are the stack's live instances by name; a name held
 // twice is an error (a machine made twice).
-func stackInstances(ctx context.Context, w mototest.World) (map[string]string, error) {
-	all, err := w.Instances(ctx, mototest.TagFilter("strata:stack", awsStackName), mototest.LiveFilter())
+func stackInstances(ctx context.Context, w mototest.World, stack string) (map[string]string, error) {
+	all, err := w.Instances(ctx, mototest.TagFilter("strata:stack", stack), mototest.LiveFilter())
 	if err != nil {
 		return nil, err
 	}
@@ -140,21 +153,23 @@ func stackInstances(ctx context.Context, w mototest.World) (map[string]string, e
 // (gunzipped when it was sent gzipped), IMDSv2 required and its pool's
 // root volume; the masters in three subnets of three zones; and state
 // recording each instance's id.
-func checkAWSStack(w mototest.World, path string, seed *secrets.Seed, agents int) resource.TestCheckFunc {
+func checkAWSStack(w mototest.World, stack, path string, seed *secrets.Seed, vars map[string]string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		ctx := context.Background()
-		got, err := stackInstances(ctx, w)
+		got, err := stackInstances(ctx, w, stack)
 		if err != nil {
 			return err
 		}
-		if names, want := sortedKeys(got), awsNames(agents); !slices.Equal(names, want) {
+		agents, err := strconv.Atoi(vars["agents"])
+		if err != nil {
+			return err
+		}
+		if names, want := sortedKeys(got), awsNames(stack, agents); !slices.Equal(names, want) {
 			return fmt.Errorf("EC2 holds %v, want %v", names, want)
 		}
 		attrs := s.RootModule().Resources[stackAddr].Primary.Attributes
 		kinds := catalog.Kinds()
-		st, _, diags := stacks.Load(path, kinds, stacks.Options{Vars: []string{
-			"agents=" + strconv.Itoa(agents), "ami=" + w.AMI, "subnet_ids=" + jsonList(w.Subnets...), "security_group_ids=" + jsonList(w.Group),
-		}})
+		st, _, diags := stacks.Load(path, kinds, stacks.Options{Vars: cliVars(vars)})
 		if diags.HasErrors() {
 			return diags
 		}
@@ -162,7 +177,7 @@ func checkAWSStack(w mototest.World, path string, seed *secrets.Seed, agents int
 		masters := plan.Addresses{}
 		zones := map[string]bool{}
 		for i := range 3 {
-			name := fmt.Sprintf("%s-masters-%d", awsStackName, i)
+			name := fmt.Sprintf("%s-masters-%d", stack, i)
 			masters[name] = attrs["machines."+name+".addresses.0"]
 			in, err := w.Instance(ctx, got[name])
 			if err != nil {
@@ -182,7 +197,7 @@ func checkAWSStack(w mototest.World, path string, seed *secrets.Seed, agents int
 			known      plan.Addresses
 		}{{"masters", "master", 3, 30, nil}, {"agents", "agent", agents, 50, masters}} {
 			for i := range pool.size {
-				name := fmt.Sprintf("%s-%s-%d", awsStackName, pool.name, i)
+				name := fmt.Sprintf("%s-%s-%d", stack, pool.name, i)
 				id := got[name]
 				if sid := attrs["machines."+name+".substrate_id"]; sid != id {
 					return fmt.Errorf("%s: state says substrate_id %q, EC2 %q", name, sid, id)
@@ -198,7 +213,7 @@ func checkAWSStack(w mototest.World, path string, seed *secrets.Seed, agents int
 				if err != nil {
 					return err
 				}
-				want := map[string]string{"strata:stack": awsStackName, "strata:pool": pool.name, "strata:index": strconv.Itoa(i), "strata:layer": "mesos.core", "strata:role": pool.role}
+				want := map[string]string{"strata:stack": stack, "strata:pool": pool.name, "strata:index": strconv.Itoa(i), "strata:layer": "mesos.core", "strata:role": pool.role}
 				for k, v := range want {
 					if got := mototest.Tag(in, k); got != v {
 						return fmt.Errorf("%s: tag %s = %q, want %q", name, k, got, v)
@@ -211,9 +226,9 @@ func checkAWSStack(w mototest.World, path string, seed *secrets.Seed, agents int
 }
 
 // noInstancesLeft checks every instance of the stack is terminated.
-func noInstancesLeft(w mototest.World) func(*terraform.State) error {
+func noInstancesLeft(w mototest.World, stack string) func(*terraform.State) error {
 	return func(*terraform.State) error {
-		got, err := stackInstances(context.Background(), w)
+		got, err := stackInstances(context.Background(), w, stack)
 		if err == nil && len(got) > 0 {
 			err = fmt.Errorf("destroy left instances that are not terminated: %v", sortedKeys(got))
 		}
@@ -222,9 +237,9 @@ func noInstancesLeft(w mototest.World) func(*terraform.State) error {
 }
 
 // instanceIDs records the stack's instances, by name, in into.
-func instanceIDs(w mototest.World, into map[string]string) resource.TestCheckFunc {
+func instanceIDs(w mototest.World, stack string, into map[string]string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		got, err := stackInstances(context.Background(), w)
+		got, err := stackInstances(context.Background(), w, stack)
 		clear(into)
 		for k, v := range got {
 			into[k] = v
@@ -235,9 +250,9 @@ func instanceIDs(w mototest.World, into map[string]string) resource.TestCheckFun
 
 // sameInstances checks the instances recorded in before that still exist
 // kept their ids.
-func sameInstances(w mototest.World, before map[string]string) resource.TestCheckFunc {
+func sameInstances(w mototest.World, stack string, before map[string]string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		got, err := stackInstances(context.Background(), w)
+		got, err := stackInstances(context.Background(), w, stack)
 		if err != nil {
 			return err
 		}
@@ -258,25 +273,21 @@ func TestAccAWSMesos(t *testing.T) {
 	enableAcceptance(t)
 	w := mototest.NewWorld(t)
 	useMoto(t, w.URL)
-	path, seed := awsExample(t)
+	path, seed := awsExample(t, awsStackName)
 	ids := map[string]string{}
+	var steps []resource.TestStep
+	for i, agents := range []int{3, 1, 4} {
+		vars := awsVars(w, agents, nil)
+		check := resource.ComposeTestCheckFunc(checkAWSStack(w, awsStackName, path, seed, vars), instanceIDs(w, awsStackName, ids))
+		if i > 0 {
+			check = resource.ComposeTestCheckFunc(sameInstances(w, awsStackName, ids), check)
+		}
+		steps = append(steps, resource.TestStep{Config: awsConfig(path, vars), Check: check})
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories(),
-		CheckDestroy:             noInstancesLeft(w),
-		Steps: []resource.TestStep{
-			{
-				Config: awsConfig(w, path, 3, nil),
-				Check:  resource.ComposeTestCheckFunc(checkAWSStack(w, path, seed, 3), instanceIDs(w, ids)),
-			},
-			{
-				Config: awsConfig(w, path, 1, nil),
-				Check:  resource.ComposeTestCheckFunc(checkAWSStack(w, path, seed, 1), sameInstances(w, ids), instanceIDs(w, ids)),
-			},
-			{
-				Config: awsConfig(w, path, 4, nil),
-				Check:  resource.ComposeTestCheckFunc(checkAWSStack(w, path, seed, 4), sameInstances(w, ids)),
-			},
-		},
+		CheckDestroy:             noInstancesLeft(w, awsStackName),
+		Steps:                    steps,
 	})
 }
 
@@ -285,9 +296,12 @@ func TestAccAWSMesos(t *testing.T) {
 func TestAWSRenderMatches(t *testing.T) {
 	w := mototest.NewWorld(t)
 	useMoto(t, w.URL)
-	path, _ := awsExample(t)
+	path, _ := awsExample(t, awsStackName)
 	dir := filepath.Dir(path)
-	vars := []string{"-var", "ami=" + w.AMI, "-var", "subnet_ids=" + jsonList(w.Subnets...), "-var", "security_group_ids=" + jsonList(w.Group), "-var", "agents=1"}
+	var vars []string
+	for _, v := range cliVars(awsVars(w, 1, nil)) {
+		vars = append(vars, "-var", v)
+	}
 	if out, errOut, code := run(t, dir, append([]string{"up", path}, vars...)...); code != 0 {
 		t.Fatalf("strata up: exit %d\n%s%s", code, out, errOut)
 	}
@@ -295,7 +309,7 @@ func TestAWSRenderMatches(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("strata render: exit %d\n%s", code, errOut)
 	}
-	got, err := stackInstances(t.Context(), w)
+	got, err := stackInstances(t.Context(), w, awsStackName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,11 +332,10 @@ func TestAccAWSInterruptedApply(t *testing.T) {
 	enableAcceptance(t)
 	w := mototest.NewWorld(t)
 	useMoto(t, w.URL)
-	path, seed := awsExample(t)
+	path, seed := awsExample(t, awsStackName)
+	vars := awsVars(w, 3, nil)
 	kinds := catalog.Kinds()
-	st, _, diags := stacks.Load(path, kinds, stacks.Options{Vars: []string{
-		"agents=3", "ami=" + w.AMI, "key_name=" + w.Key, "subnet_ids=" + jsonList(w.Subnets...), "security_group_ids=" + jsonList(w.Group),
-	}})
+	st, _, diags := stacks.Load(path, kinds, stacks.Options{Vars: cliVars(vars)})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -340,7 +353,7 @@ func TestAccAWSInterruptedApply(t *testing.T) {
 		t.Fatalf("the interrupted apply returned %v, want context.Canceled", err)
 	}
 	before := map[string]string{}
-	if err := instanceIDs(w, before)(nil); err != nil {
+	if err := instanceIDs(w, awsStackName, before)(nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(before) < 3 || len(before) > 4 {
@@ -348,10 +361,10 @@ func TestAccAWSInterruptedApply(t *testing.T) {
 	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories(),
-		CheckDestroy:             noInstancesLeft(w),
+		CheckDestroy:             noInstancesLeft(w, awsStackName),
 		Steps: []resource.TestStep{{
-			Config: awsConfig(w, path, 3, nil),
-			Check:  resource.ComposeTestCheckFunc(checkAWSStack(w, path, seed, 3), sameInstances(w, before)),
+			Config: awsConfig(path, vars),
+			Check:  resource.ComposeTestCheckFunc(checkAWSStack(w, awsStackName, path, seed, vars), sameInstances(w, awsStackName, before)),
 		}},
 	})
 }
@@ -364,14 +377,15 @@ func TestAccAWSFaults(t *testing.T) {
 	w := mototest.NewWorld(t)
 	px := mototest.NewProxy(t, w.URL)
 	useMoto(t, px.URL)
-	path, seed := awsExample(t)
+	path, seed := awsExample(t, awsStackName)
+	vars := awsVars(w, 3, nil)
 	px.Set(mototest.Faults{Throttle: 0.2, DropRuns: 2})
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories(),
-		CheckDestroy:             noInstancesLeft(w),
+		CheckDestroy:             noInstancesLeft(w, awsStackName),
 		Steps: []resource.TestStep{{
-			Config: awsConfig(w, path, 3, nil),
-			Check: resource.ComposeTestCheckFunc(checkAWSStack(w, path, seed, 3), func(*terraform.State) error {
+			Config: awsConfig(path, vars),
+			Check: resource.ComposeTestCheckFunc(checkAWSStack(w, awsStackName, path, seed, vars), func(*terraform.State) error {
 				if n := px.Count("RunInstances"); n != 6 {
 					return fmt.Errorf("RunInstances reached EC2 %d times for 6 machines", n)
 				}
@@ -399,13 +413,13 @@ func TestAccAWSClearErrors(t *testing.T) {
 			w := mototest.NewWorld(t)
 			px := mototest.NewProxy(t, w.URL)
 			useMoto(t, px.URL)
-			path, _ := awsExample(t)
+			path, _ := awsExample(t, awsStackName)
 			px.Set(tc.faults)
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: factories(),
-				CheckDestroy:             noInstancesLeft(w),
+				CheckDestroy:             noInstancesLeft(w, awsStackName),
 				Steps: []resource.TestStep{{
-					Config:      awsConfig(w, path, 1, tc.over),
+					Config:      awsConfig(path, awsVars(w, 1, tc.over)),
 					ExpectError: tc.want,
 				}},
 			})

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -55,46 +56,12 @@ func fanOut(n, par int, f func(i int) error) error {
 // reports both and their ratio.
 func BenchmarkMoto500(b *testing.B) {
 	n, par := benchEnv("STRATA_BENCH_MACHINES", 500), benchEnv("STRATA_BENCH_PARALLEL", 20)
-	w := mototest.NewWorld(b)
 	ctx := b.Context()
 	var viaProv, viaSDK time.Duration
 	for round := 0; b.Loop(); round++ {
-		// Direct: what a hand-written tool would do.
-		if err := mototest.Reset(ctx, w.URL); err != nil {
-			b.Fatal(err)
-		}
-		w = mototest.NewWorld(b)
-		c := mototest.Client(w.URL)
+		w := mototest.NewWorld(b) // NewWorld resets moto
 		start := time.Now()
-		ids := make([]string, n)
-		err := fanOut(n, par, func(i int) error {
-			// The same request the provisioner sends, so the ratio is the
-			// provisioner's cost, not moto's for tags.
-			tags, _ := tagsOf(machine("direct", "p", i))
-			out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{
-				ImageId: &w.AMI, InstanceType: types.InstanceTypeT3Medium, MinCount: sdk.Int32(1), MaxCount: sdk.Int32(1),
-				SubnetId: &w.Subnets[i%len(w.Subnets)], SecurityGroupIds: []string{w.Group}, KeyName: &w.Key,
-				TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}, {ResourceType: types.ResourceTypeVolume, Tags: tags}},
-				MetadataOptions:   &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired},
-				ClientToken:       sdk.String(token("direct", fmt.Sprint(i), 0)),
-			})
-			if err != nil {
-				return err
-			}
-			ids[i] = *out.Instances[0].InstanceId
-			return ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
-				Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[i]}}, time.Minute)
-		})
-		if err == nil {
-			err = fanOut(n, par, func(i int) error {
-				if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{ids[i]}}); err != nil {
-					return err
-				}
-				return ec2.NewInstanceTerminatedWaiter(c, func(o *ec2.InstanceTerminatedWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
-					Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[i]}}, time.Minute)
-			})
-		}
-		if err != nil {
+		if err := direct(ctx, w, n, par); err != nil {
 			b.Fatal(err)
 		}
 		viaSDK += time.Since(start)
@@ -106,8 +73,9 @@ func BenchmarkMoto500(b *testing.B) {
 			b.Fatal(err)
 		}
 		start = time.Now()
+		ids := make([]string, n)
 		stack := fmt.Sprintf("bench%d", round)
-		err = fanOut(n, par, func(i int) error {
+		err := fanOut(n, par, func(i int) error {
 			in, err := p.Create(ctx, machine(stack, "p", i))
 			if err == nil {
 				_, err = p.Ready(ctx, in.ID)
@@ -126,4 +94,51 @@ func BenchmarkMoto500(b *testing.B) {
 	b.ReportMetric(viaProv.Seconds()/float64(b.N), "provisioner-s")
 	b.ReportMetric(viaSDK.Seconds()/float64(b.N), "sdk-s")
 	b.ReportMetric(viaProv.Seconds()/viaSDK.Seconds(), "ratio")
+}
+
+// BenchmarkDirectMoto is the plain SDK loop alone, for
+// acceptance/bench/aws500.sh to set beside strata up/down and terraform.
+func BenchmarkDirectMoto(b *testing.B) {
+	n, par := benchEnv("STRATA_BENCH_MACHINES", 500), benchEnv("STRATA_BENCH_PARALLEL", 20)
+	for b.Loop() {
+		if err := direct(b.Context(), mototest.NewWorld(b), n, par); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// direct brings n instances up and down with a plain aws-sdk-go-v2 loop,
+// par at a time: RunInstances, the SDK's running waiter, terminate, its
+// terminated waiter. It is what a hand-written tool would do, sending the
+// request the provisioner sends, so a ratio measures the provisioner's
+// cost and not moto's for tags.
+func direct(ctx context.Context, w mototest.World, n, par int) error {
+	c := mototest.Client(w.URL)
+	ids := make([]string, n)
+	err := fanOut(n, par, func(i int) error {
+		tags, _ := tagsOf(machine("direct", "p", i))
+		out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{
+			ImageId: &w.AMI, InstanceType: types.InstanceTypeT3Medium, MinCount: sdk.Int32(1), MaxCount: sdk.Int32(1),
+			SubnetId: &w.Subnets[i%len(w.Subnets)], SecurityGroupIds: []string{w.Group}, KeyName: &w.Key,
+			TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}, {ResourceType: types.ResourceTypeVolume, Tags: tags}},
+			MetadataOptions:   &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired},
+			ClientToken:       sdk.String(token("direct", fmt.Sprint(i), 0)),
+		})
+		if err != nil {
+			return err
+		}
+		ids[i] = *out.Instances[0].InstanceId
+		return ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
+			Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[i]}}, time.Minute)
+	})
+	if err != nil {
+		return err
+	}
+	return fanOut(n, par, func(i int) error {
+		if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{ids[i]}}); err != nil {
+			return err
+		}
+		return ec2.NewInstanceTerminatedWaiter(c, func(o *ec2.InstanceTerminatedWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
+			Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[i]}}, time.Minute)
+	})
 }

@@ -268,3 +268,32 @@ func TestHeldPending(t *testing.T) {
 		t.Errorf("Ready returned while the instance was held pending")
 	}
 }
+
+// TestPlacementGroup: an existing placement group is used; a missing
+// one, the substrate's or a pool's, fails naming it before anything is
+// made. moto has no placement groups: the proxy answers for them.
+func TestPlacementGroup(t *testing.T) {
+	w := mototest.NewWorld(t)
+	px := mototest.NewProxy(t, w.URL)
+	px.Set(mototest.Faults{PlacementGroups: []string{"spread-1"}})
+	if _, err := Open(t.Context(), testConfig(px.URL), substrate(w, map[string]any{"placement_group": "nope"})); err == nil ||
+		!strings.Contains(err.Error(), `the substrate's placement_group = "nope": no such placement group`) {
+		t.Fatalf("Open with a missing placement group = %v", err)
+	}
+	p := open(t, testConfig(px.URL), substrate(w, map[string]any{"placement_group": "spread-1"}))
+	m := machine("pg", "p", 0)
+	m.Pool = values(map[string]any{"placement_group": "missing"})
+	if _, err := p.Create(t.Context(), m); err == nil || !strings.Contains(err.Error(), `the pool's placement_group = "missing"`) {
+		t.Fatalf("Create in a pool with a missing placement group = %v", err)
+	}
+	if n := px.Count("RunInstances"); n != 0 {
+		t.Fatalf("RunInstances reached EC2 %d times", n)
+	}
+	in, err := p.Create(t.Context(), machine("pg", "p", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Delete(t.Context(), in.ID); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -96,8 +96,8 @@ func (p *Provisioner) dryRun(ctx context.Context, l launch) error {
 	return p.fail(ctx, err, "dry-run launch of a %s from %s (%s)", l.instanceType, l.img.id, l.from["ami"])
 }
 
-// checkNetwork checks that the subnets, security groups and key pair a
-// block names exist in the region.
+// checkNetwork checks that the subnets, security groups, key pair and
+// placement group a block names exist in the region.
 func (p *Provisioner) checkNetwork(ctx context.Context, s settings) error {
 	if len(s.subnets) > 0 {
 		_, err := cached(p, "subnets\x00"+strings.Join(s.subnets, ","), func() (bool, error) {
@@ -146,6 +146,21 @@ func (p *Provisioner) checkNetwork(ctx context.Context, s settings) error {
 			}
 			if err != nil {
 				return false, p.fail(ctx, err, "look up key pair %q", s.keyName)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if s.placementGroup != "" {
+		_, err := cached(p, "placement\x00"+s.placementGroup, func() (bool, error) {
+			out, err := p.ec2.DescribePlacementGroups(ctx, &ec2.DescribePlacementGroupsInput{GroupNames: []string{s.placementGroup}})
+			if err == nil && len(out.PlacementGroups) == 0 || code(err) == "InvalidPlacementGroup.Unknown" {
+				return false, fmt.Errorf("aws: %s = %q: no such placement group in %s; Strata uses an existing one (aws ec2 create-placement-group)", s.from["placement_group"], s.placementGroup, p.region)
+			}
+			if err != nil {
+				return false, p.fail(ctx, err, "look up placement group %q", s.placementGroup)
 			}
 			return true, nil
 		})

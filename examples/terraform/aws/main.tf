@@ -46,6 +46,11 @@ variable "key_name" {
   default = null
 }
 
+variable "instance_type" {
+  type    = string
+  default = null
+}
+
 provider "strata" {
   aws {
     region = var.region
@@ -62,6 +67,7 @@ resource "strata_stack" "mesos" {
     },
     var.ami == null ? {} : { ami = var.ami },
     var.key_name == null ? {} : { key_name = var.key_name },
+    var.instance_type == null ? {} : { instance_type = var.instance_type },
   )
 }
 

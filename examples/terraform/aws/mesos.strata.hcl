@@ -29,11 +29,18 @@ variable "key_name" {
   default = null
 }
 
+variable "instance_type" {
+  type        = string
+  default     = null
+  description = "One type for every instance; unset, each pool gets the smallest current-generation type that fits its cpus and memory."
+}
+
 substrate "aws" "main" {
   ami                = var.ami
   subnet_ids         = var.subnet_ids
   security_group_ids = var.security_group_ids
   key_name           = var.key_name
+  instance_type      = var.instance_type
 }
 
 pool "masters" {

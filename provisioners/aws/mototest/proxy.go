@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,9 @@ type Faults struct {
 	DropRuns    int     // this many launches reach moto, then lose their answer
 	// PendingUntil: instances moto reports running are reported pending.
 	PendingUntil time.Time
+	// PlacementGroups are the placement groups DescribePlacementGroups
+	// finds (moto has none: it does not implement them).
+	PlacementGroups []string
 }
 
 // Proxy stands between the SDK and moto and injects what moto cannot do:
@@ -90,6 +94,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case action == "DecodeAuthorizationMessage":
 		fmt.Fprintf(w, `<DecodeAuthorizationMessageResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><DecodeAuthorizationMessageResult><DecodedMessage>{"allowed":false,"context":{"action":"ec2:RunInstances"}}</DecodedMessage></DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DecodeAuthorizationMessageResponse>`)
 		return
+	case action == "DescribePlacementGroups":
+		placementGroups(w, form, f.PlacementGroups)
+		return
 	case f.DenyRun && action == "RunInstances":
 		ec2Error(w, 403, "UnauthorizedOperation", "You are not authorized to perform this operation. Encoded authorization failure message: c2VjcmV0LXJlYXNvbg")
 		return
@@ -150,4 +157,20 @@ func ec2Error(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>strata-proxy</RequestID></Response>`, code, msg)
+}
+
+// placementGroups answers DescribePlacementGroups by GroupName.N from
+// have, as EC2 does: all named groups, or InvalidPlacementGroup.Unknown.
+func placementGroups(w http.ResponseWriter, form url.Values, have []string) {
+	var items strings.Builder
+	for i := 1; form.Has(fmt.Sprintf("GroupName.%d", i)); i++ {
+		name := form.Get(fmt.Sprintf("GroupName.%d", i))
+		if !slices.Contains(have, name) {
+			ec2Error(w, 400, "InvalidPlacementGroup.Unknown", fmt.Sprintf("The Placement Group '%s' is unknown.", name))
+			return
+		}
+		fmt.Fprintf(&items, "<item><groupName>%s</groupName><strategy>spread</strategy><state>available</state></item>", name)
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprintf(w, `<DescribePlacementGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>strata-proxy</requestId><placementGroupSet>%s</placementGroupSet></DescribePlacementGroupsResponse>`, items.String())
 }
