@@ -100,7 +100,9 @@ for r in $(seq "$rounds"); do
   awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { print b - a, c - b }' >>"$work/tf.runs"
 
   start_sim "$work"
-  d=$(STRATA_MOTO_URL=$AWS_ENDPOINT_URL STRATA_BENCH_MACHINES=$n STRATA_BENCH_PARALLEL=$par \
+  # The direct loop sends an agent's bootstrap as every instance's user-data.
+  (cd "$work" && ./strata render b.strata.hcl -node p/3 >agent.userdata)
+  d=$(STRATA_MOTO_URL=$AWS_ENDPOINT_URL STRATA_BENCH_USERDATA="$work/agent.userdata" STRATA_BENCH_MACHINES=$n STRATA_BENCH_PARALLEL=$par \
     go test -run '^$' -bench '^BenchmarkDirectMoto$' -benchtime 1x ./provisioners/aws/ | awk '/BenchmarkDirect/ {print $3/1e9}')
   echo "round $r: direct aws-sdk-go-v2 run+terminate $d s"
   echo "$d" >>"$work/direct.runs"

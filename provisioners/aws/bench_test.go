@@ -61,7 +61,7 @@ func BenchmarkMoto500(b *testing.B) {
 	for round := 0; b.Loop(); round++ {
 		w := mototest.NewWorld(b) // NewWorld resets moto
 		start := time.Now()
-		if err := direct(ctx, w, n, par); err != nil {
+		if err := direct(ctx, w, n, par, nil); err != nil {
 			b.Fatal(err)
 		}
 		viaSDK += time.Since(start)
@@ -97,11 +97,20 @@ func BenchmarkMoto500(b *testing.B) {
 }
 
 // BenchmarkDirectMoto is the plain SDK loop alone, for
-// acceptance/bench/aws500.sh to set beside strata up/down and terraform.
+// acceptance/bench/aws500.sh to set beside strata up/down and terraform;
+// STRATA_BENCH_USERDATA names a file every instance carries as user-data
+// (the script passes a rendered bootstrap, so moto's work is the same).
 func BenchmarkDirectMoto(b *testing.B) {
 	n, par := benchEnv("STRATA_BENCH_MACHINES", 500), benchEnv("STRATA_BENCH_PARALLEL", 20)
+	var ud []byte
+	if f := os.Getenv("STRATA_BENCH_USERDATA"); f != "" {
+		var err error
+		if ud, err = os.ReadFile(f); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for b.Loop() {
-		if err := direct(b.Context(), mototest.NewWorld(b), n, par); err != nil {
+		if err := direct(b.Context(), mototest.NewWorld(b), n, par, ud); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -110,10 +119,18 @@ func BenchmarkDirectMoto(b *testing.B) {
 // direct brings n instances up and down with a plain aws-sdk-go-v2 loop,
 // par at a time: RunInstances, the SDK's running waiter, terminate, its
 // terminated waiter. It is what a hand-written tool would do, sending the
-// request the provisioner sends, so a ratio measures the provisioner's
-// cost and not moto's for tags.
-func direct(ctx context.Context, w mototest.World, n, par int) error {
+// request the provisioner sends (with user-data ud0, when given), so a ratio
+// measures the provisioner's cost and not moto's for tags.
+func direct(ctx context.Context, w mototest.World, n, par int, ud0 []byte) error {
 	c := mototest.Client(w.URL)
+	var ud *string
+	if ud0 != nil {
+		enc, err := userData("direct", ud0)
+		if err != nil {
+			return err
+		}
+		ud = &enc
+	}
 	ids := make([]string, n)
 	err := fanOut(n, par, func(i int) error {
 		tags, _ := tagsOf(machine("direct", "p", i))
@@ -123,6 +140,7 @@ func direct(ctx context.Context, w mototest.World, n, par int) error {
 			TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}, {ResourceType: types.ResourceTypeVolume, Tags: tags}},
 			MetadataOptions:   &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired},
 			ClientToken:       sdk.String(token("direct", fmt.Sprint(i), 0)),
+			UserData:          ud,
 		})
 		if err != nil {
 			return err

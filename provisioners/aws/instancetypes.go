@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	sdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -23,13 +24,21 @@ type instanceType struct {
 	onDemand    bool
 }
 
-// instanceTypes lists every type of the region once per provisioner.
-func (p *Provisioner) instanceTypes(ctx context.Context) ([]instanceType, error) {
-	return cached(p, "instance-types", func() ([]instanceType, error) {
+// instanceTypes describes the named type, or lists every type of the
+// region to choose from (ten pages or so: once per provisioner).
+func (p *Provisioner) instanceTypes(ctx context.Context, named string) ([]instanceType, error) {
+	return cached(p, "instance-types\x00"+named, func() ([]instanceType, error) {
+		in := &ec2.DescribeInstanceTypesInput{MaxResults: sdk.Int32(100)}
+		if named != "" {
+			in = &ec2.DescribeInstanceTypesInput{InstanceTypes: []types.InstanceType{types.InstanceType(named)}}
+		}
 		var out []instanceType
-		pg := ec2.NewDescribeInstanceTypesPaginator(p.ec2, &ec2.DescribeInstanceTypesInput{MaxResults: sdk.Int32(100)})
+		pg := ec2.NewDescribeInstanceTypesPaginator(p.ec2, in)
 		for pg.HasMorePages() {
 			page, err := pg.NextPage(ctx)
+			if named != "" && strings.HasPrefix(code(err), "InvalidInstanceType") {
+				return nil, nil // pickType says it is not in the region
+			}
 			if err != nil {
 				return nil, p.fail(ctx, err, "list instance types")
 			}

@@ -61,7 +61,7 @@ func (p *Provisioner) resolve(ctx context.Context, s settings, cpus, memoryMB in
 	if err != nil {
 		return launch{}, err
 	}
-	all, err := p.instanceTypes(ctx)
+	all, err := p.instanceTypes(ctx, s.instanceType)
 	if err != nil {
 		return launch{}, err
 	}
