@@ -4,14 +4,38 @@ GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 20s
 DEMO_STACK ?= examples/stacks/contract
+# One version for the CLI and the provider, and the commit they are built from.
+VERSION   := $(shell cat VERSION)
+COMMIT    := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
+GOOS      ?= $(shell $(GO) env GOOS)
+GOARCH    ?= $(shell $(GO) env GOARCH)
+# install: where Terraform's implied local mirror looks, and the CLI's home.
+PLUGIN_DIR ?= $(HOME)/.terraform.d/plugins
+BINDIR     ?= $(HOME)/.local/bin
 
-.PHONY: all build test unit fuzz bench bench-deps lint deps lab-deps kube-deps demo aws-demo hosted-demo lab-demo tour docs clean
+.PHONY: all build install release test unit fuzz bench bench-deps lint deps lab-deps kube-deps demo aws-demo hosted-demo lab-demo tour docs clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/strata ./cmd/strata
-	$(GO) build -o $(BIN)/terraform-provider-strata ./cmd/terraform-provider-strata
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/strata ./cmd/strata
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/terraform-provider-strata ./cmd/terraform-provider-strata
+
+# install puts the provider where terraform init finds it without a
+# registry (the implied local mirror: PLUGIN_DIR/registry.terraform.io/
+# stratastack/strata/VERSION/OS_ARCH/) and strata in BINDIR.
+install:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(PLUGIN_DIR)/registry.terraform.io/stratastack/strata/$(VERSION)/$(GOOS)_$(GOARCH)/terraform-provider-strata_v$(VERSION) ./cmd/terraform-provider-strata
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BINDIR)/strata ./cmd/strata
+	@echo "installed terraform-provider-strata $(VERSION) under $(PLUGIN_DIR) and strata in $(BINDIR)"
+
+# release builds every artifact of VERSION into dist/ (zips for linux,
+# darwin, windows x amd64, arm64; the manifest; SHA256SUMS, signed when
+# GPG_FINGERPRINT names a key) and adds the provider to the network
+# mirror/ (kept between releases: it serves every version built).
+release:
+	$(GO) run ./cmd/release -out dist -mirror mirror
 
 # deps installs what the tests call out to: Debian's cloud-init, whose
 # `cloud-init schema` validates every rendered cloud-config, openssl (it
@@ -85,15 +109,15 @@ bench: bench-deps build kube-deps
 	@status=0; bash acceptance/bench/openstack50.sh || status=$$?; \
 	  [ -n "$(KEEP_OPENSTACK)" ] || bash acceptance/openstack/down.sh; exit $$status
 
-# demo is the main job: a vSphere simulator, the provider built here and
-# installed through dev_overrides, terraform apply of
-# examples/terraform/vsphere, the machines, terraform destroy.
-demo: build
+# demo is the main job: a vSphere simulator, the provider installed in
+# Terraform's local mirror (make install) and found by terraform init,
+# terraform apply of examples/terraform/vsphere, the machines, destroy.
+demo: build install
 	bash examples/terraform/vsphere/demo.sh
 
 # aws-demo applies examples/terraform/aws (Mesos on EC2) against moto's EC2
 # server on loopback (strata sim aws), then destroys it.
-aws-demo: build
+aws-demo: build install
 	bash examples/terraform/aws/demo.sh
 
 # hosted-demo is layers on layers on the embedded defaults: Mesos on vSphere
@@ -106,7 +130,7 @@ hosted-demo: build kube-deps
 # lab-demo is the bare-metal path (root): strata lab up, terraform apply of
 # examples/terraform/baremetal (3 machines PXE-boot under IPMI control and
 # phone home), terraform destroy, lab down.
-lab-demo: lab-deps build
+lab-demo: lab-deps build install
 	bash examples/terraform/baremetal/demo.sh
 
 # tour validates and plans every example stack and renders one machine's

@@ -16,6 +16,7 @@ import (
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/cli"
 	"github.com/stratastack/strata/internal/engine"
+	"github.com/stratastack/strata/internal/version"
 	"github.com/stratastack/strata/stacks"
 )
 
@@ -28,6 +29,7 @@ Commands:
   up PATH [-var k=v]... [-parallelism N] [-ttl 2h]      bring the stack up (or in line with its file)
   down PATH | down -expired                             remove the stack's machines / every expired stack
   status [PATH]                                         the stack's machines as the substrate reports them / every recorded stack
+  version                                               this build's version, commit, Go version and platform
   sim vsphere [-listen ADDR]                            run a vSphere simulator with a template, for trying strata locally
   sim aws                                               moto's EC2 server (moto_server) on loopback with subnets, a security group and a key pair
   sim marathon [-listen ADDR]                           a Marathon v2 test server, standing in for a mesos layer's API
@@ -58,6 +60,10 @@ func usage(kinds stacks.Kinds) string {
 	return fmt.Sprintf(usageText, strings.TrimSuffix(b.String(), "\n"))
 }
 
+// buildVersion and buildCommit are set by the build (-ldflags "-X
+// main.buildVersion=$(cat VERSION) -X main.buildCommit=$(git rev-parse HEAD)").
+var buildVersion, buildCommit = "dev", ""
+
 type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
@@ -78,6 +84,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd := args[0]
 	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "strata "+version.Of(buildVersion, buildCommit).String())
+		return cli.OK
 	case "boot":
 		return bootCmd(ctx, args[1:], stdout, stderr)
 	case "lab":

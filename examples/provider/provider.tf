@@ -1,7 +1,8 @@
 terraform {
   required_providers {
     strata = {
-      source = "stratastack/strata"
+      source  = "stratastack/strata"
+      version = "~> 0.13"
     }
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The AWS demo: moto's EC2 server on 127.0.0.1 (strata sim aws, which
-# needs moto_server), the locally built provider through a dev_overrides
-# CLI config, then terraform apply of this folder (Mesos: three masters
+# needs moto_server), the provider from Terraform's local mirror (make
+# install; terraform init), then terraform apply of this folder (Mesos: three masters
 # over three subnets and zones, three agents), the instances, terraform
 # destroy, and the server stopped. Run it through `make aws-demo`.
 set -euo pipefail
@@ -27,16 +27,16 @@ grep -q TF_VAR_security_group_ids "$work/sim.env" || { cat "$work/sim.log" >&2; 
 . "$work/sim.env"
 echo "   $AWS_ENDPOINT_URL: subnets $TF_VAR_subnet_ids, security group $TF_VAR_security_group_ids"
 
-cat >"$work/terraformrc" <<RC
-provider_installation {
-  dev_overrides {
-    "registry.terraform.io/stratastack/strata" = "$bin"
-  }
-  direct {}
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1
+# An empty CLI configuration: no provider_installation block, so terraform
+# init takes the provider from the implied local mirror, where make install
+# put it (~/.terraform.d/plugins), checks the version constraint and
+# writes .terraform.lock.hcl, as it does for any provider.
+: >"$work/terraformrc"
+export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 cp "$root"/examples/terraform/aws/*.tf "$root"/examples/terraform/aws/*.strata.hcl "$work/"
+
+echo "== terraform init (the provider make install put in the local mirror)"
+terraform -chdir="$work" init -input=false -no-color | grep -E "Installing|Installed|initialized" || true
 
 echo "== terraform apply"
 terraform -chdir="$work" apply -auto-approve -no-color

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bare-metal demo: a QEMU lab (strata lab up: three VMs with IPMI BMCs
 # and a boot server, in a network namespace of their own), the locally
-# built provider through a dev_overrides CLI config, terraform apply of
+# provider from Terraform's local mirror (make install; terraform init), terraform apply of
 # this folder (each machine registered, set to PXE, powered on by IPMI,
 # ready when it phones home), the machines, terraform destroy (all powered
 # off), lab down. Run it as root through `make lab-demo`.
@@ -26,16 +26,16 @@ set -a
 . "$labdir/lab.env"
 set +a
 
-cat >"$work/terraformrc" <<RC
-provider_installation {
-  dev_overrides {
-    "registry.terraform.io/stratastack/strata" = "$bin"
-  }
-  direct {}
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1
+# An empty CLI configuration: no provider_installation block, so terraform
+# init takes the provider from the implied local mirror, where make install
+# put it (~/.terraform.d/plugins), checks the version constraint and
+# writes .terraform.lock.hcl, as it does for any provider.
+: >"$work/terraformrc"
+export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 cp "$root"/examples/terraform/baremetal/*.tf "$root"/examples/terraform/baremetal/*.strata.hcl "$work/"
+
+echo "== terraform init (the provider make install put in the local mirror)"
+terraform -chdir="$work" init -input=false -no-color | grep -E "Installing|Installed|initialized" || true
 
 echo "== terraform apply (the VMs PXE-boot from the boot server; consoles in $labdir/vms/*/console.log)"
 start=$(date +%s)

@@ -13,7 +13,8 @@ terraform {
   required_version = ">= 1.11"
   required_providers {
     strata = {
-      source = "stratastack/strata"
+      source  = "stratastack/strata"
+      version = "~> 0.13"
     }
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main demo: a vSphere simulator on 127.0.0.1, the locally built
-# provider through a dev_overrides CLI config (no registry, no init), then
+# The main demo: a vSphere simulator on 127.0.0.1, the provider from
+# Terraform's local mirror (make install put it there; terraform init), then
 # terraform apply of this folder, the machines, terraform destroy, and the
 # simulator stopped. Run it through `make demo` from the repository root.
 set -euo pipefail
@@ -25,16 +25,16 @@ grep -q VSPHERE_SERVER "$work/sim.env" || { cat "$work/sim.log" >&2; exit 1; }
 . "$work/sim.env"
 echo "   $VSPHERE_SERVER (template ubuntu-24.04)"
 
-cat >"$work/terraformrc" <<RC
-provider_installation {
-  dev_overrides {
-    "registry.terraform.io/stratastack/strata" = "$bin"
-  }
-  direct {}
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1
+# An empty CLI configuration: no provider_installation block, so terraform
+# init takes the provider from the implied local mirror, where make install
+# put it (~/.terraform.d/plugins), checks the version constraint and
+# writes .terraform.lock.hcl, as it does for any provider.
+: >"$work/terraformrc"
+export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 cp "$root"/examples/terraform/vsphere/*.tf "$root"/examples/terraform/vsphere/*.strata.hcl "$work/"
+
+echo "== terraform init (the provider make install put in the local mirror)"
+terraform -chdir="$work" init -input=false -no-color | grep -E "Installing|Installed|initialized" || true
 
 echo "== terraform apply"
 terraform -chdir="$work" apply -auto-approve -no-color

@@ -1,11 +1,12 @@
 # A Mesos stack on vSphere through the strata provider. `make demo` runs
-# it against the simulator of `strata sim vsphere`, with the locally built
-# provider installed through a dev_overrides CLI configuration.
+# it against the simulator of `strata sim vsphere`, with the provider that
+# make install put in Terraform's local mirror.
 terraform {
   required_version = ">= 1.11"
   required_providers {
     strata = {
-      source = "stratastack/strata"
+      source  = "stratastack/strata"
+      version = "~> 0.13"
     }
   }
 }
