@@ -26,6 +26,10 @@ type Platform struct{ OS, Arch string }
 
 func (p Platform) String() string { return p.OS + "_" + p.Arch }
 
+// CLI says whether the strata CLI ships for the platform: its boot server,
+// lab and simulators are Unix programs, so Windows gets the provider only.
+func (p Platform) CLI() bool { return p.OS != "windows" }
+
 // Platforms are those a release is built for.
 func Platforms() []Platform {
 	var out []Platform
@@ -98,21 +102,23 @@ func Build(ctx context.Context, o Options) (Artifacts, error) {
 		return Artifacts{}, err
 	}
 	a := Artifacts{Dir: o.Out, Version: o.Version, Provider: map[Platform]string{}, CLI: map[Platform]string{}}
-	bins := filepath.Join(o.Out, ".bin")
-	defer os.RemoveAll(bins)
+	tmp := filepath.Join(o.Out, ".bin")
+	defer os.RemoveAll(tmp)
 	for _, p := range o.Platforms {
 		exe := ""
 		if p.OS == "windows" {
 			exe = ".exe"
 		}
-		for _, b := range []struct {
+		type binary struct {
 			pkg, file, archive string
 			into               map[Platform]string
-		}{
-			{"./cmd/terraform-provider-strata", Provider + "_v" + o.Version + exe, Provider + "_" + o.Version + "_" + p.String() + ".zip", a.Provider},
-			{"./cmd/strata", "strata" + exe, "strata_" + o.Version + "_" + p.String() + ".zip", a.CLI},
-		} {
-			bin := filepath.Join(bins, p.String(), b.file)
+		}
+		bins := []binary{{"./cmd/terraform-provider-strata", Provider + "_v" + o.Version + exe, Provider + "_" + o.Version + "_" + p.String() + ".zip", a.Provider}}
+		if p.CLI() {
+			bins = append(bins, binary{"./cmd/strata", "strata", "strata_" + o.Version + "_" + p.String() + ".zip", a.CLI})
+		}
+		for _, b := range bins {
+			bin := filepath.Join(tmp, p.String(), b.file)
 			logf("build %s for %s", b.pkg, p)
 			if err := goBuild(ctx, o, p, b.pkg, bin); err != nil {
 				return a, err

@@ -15,6 +15,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# shellcheck source=examples/terraform/init.sh
+. "$root/examples/terraform/init.sh"
 
 command -v terraform >/dev/null || { echo "lab-demo: terraform (>= 1.11) or OpenTofu is required on PATH" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "lab-demo: run as root (sudo make lab-demo): the lab makes a network namespace and tap devices" >&2; exit 1; }
@@ -26,16 +28,8 @@ set -a
 . "$labdir/lab.env"
 set +a
 
-# An empty CLI configuration: no provider_installation block, so terraform
-# init takes the provider from the implied local mirror, where make install
-# put it (~/.terraform.d/plugins), checks the version constraint and
-# writes .terraform.lock.hcl, as it does for any provider.
-: >"$work/terraformrc"
-export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 cp "$root"/examples/terraform/baremetal/*.tf "$root"/examples/terraform/baremetal/*.strata.hcl "$work/"
-
-echo "== terraform init (the provider make install put in the local mirror)"
-terraform -chdir="$work" init -input=false -no-color | grep -E "Installing|Installed|initialized" || true
+tf_init "$work"
 
 echo "== terraform apply (the VMs PXE-boot from the boot server; consoles in $labdir/vms/*/console.log)"
 start=$(date +%s)

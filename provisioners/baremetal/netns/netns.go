@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Dir is where iproute2 keeps its namespace handles.
@@ -77,7 +75,7 @@ func Do(name string, fn func() error) error {
 		return err
 	}
 	ferr := fn()
-	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+	if err := setns(int(home.Fd())); err != nil {
 		// The thread cannot go home: keep it locked so Go discards it
 		// when this goroutine ends, rather than reuse it elsewhere.
 		runtime.LockOSThread()
@@ -109,7 +107,7 @@ func enter(name string) error {
 		return fmt.Errorf("netns: namespace %q: %w", name, err)
 	}
 	defer f.Close()
-	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+	if err := setns(int(f.Fd())); err != nil {
 		return fmt.Errorf("netns: entering %q (needs root or CAP_SYS_ADMIN): %w", name, err)
 	}
 	return nil
