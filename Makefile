@@ -42,14 +42,15 @@ release:
 # judges the Kubernetes CA and admin certificate Strata makes), and the TFTP
 # clients (tftp-hpa, atftp, curl) and the BMC simulator (openipmi, ipmitool)
 # the boot server is tested with, gnupg (it signs and verifies the
-# release's SHA256SUMS); and checks for
+# release's SHA256SUMS), PostgreSQL (the shared state backend's tests run
+# their own server with initdb and pg_ctl); and checks for
 # terraform, which the provider tests drive, and moto_server, the EC2
 # endpoint of the AWS tests (neither is a Debian package).
 deps:
 	@command -v terraform >/dev/null 2>&1 || { \
 	  echo "terraform (>= 1.11) is needed on PATH for the provider tests and make demo"; exit 1; }
 	@bash acceptance/install-missing.sh cloud-init:cloud-init openssl:openssl tftp:tftp-hpa atftp:atftp curl:curl \
-	  ipmi_sim:openipmi ipmitool:ipmitool gpg:gnupg
+	  ipmi_sim:openipmi ipmitool:ipmitool gpg:gnupg /usr/lib/postgresql/15/bin/initdb:postgresql
 	@command -v moto_server >/dev/null 2>&1 || { \
 	  echo "moto_server (moto 5.2.x, the EC2 endpoint the AWS tests run against) is needed on PATH: pip install 'moto[server]==5.2.1' where PyPI is reachable (this machine image ships it)"; exit 1; }
 
@@ -89,7 +90,7 @@ fuzz:
 # Kubernetes tests start their own control planes from kube-deps' binaries.
 test: deps lab-deps kube-deps lint
 	bash acceptance/openstack/up.sh
-	@status=0; STRATA_REQUIRE_OPENSTACK=1 STRATA_REQUIRE_KUBE=1 STRATA_REQUIRE_AWS=1 STRATA_RELEASE_PLATFORMS=all $(MAKE) --no-print-directory unit fuzz || status=$$?; \
+	@status=0; STRATA_REQUIRE_OPENSTACK=1 STRATA_REQUIRE_KUBE=1 STRATA_REQUIRE_AWS=1 STRATA_REQUIRE_POSTGRES=1 STRATA_RELEASE_PLATFORMS=all $(MAKE) --no-print-directory unit fuzz || status=$$?; \
 	  [ -n "$(KEEP_OPENSTACK)" ] || bash acceptance/openstack/down.sh; exit $$status
 
 # bench-deps installs what the benchmarks compare against and load with:

@@ -234,7 +234,9 @@ func TestRelease(t *testing.T) {
 // configuration; the vSphere example then applies and destroys.
 func TestInstallLocalMirror(t *testing.T) {
 	home := t.TempDir()
-	install := exec.Command("make", "--no-print-directory", "install", "HOME="+home, "PLUGIN_DIR="+filepath.Join(home, ".terraform.d", "plugins"), "BINDIR="+filepath.Join(home, "bin"))
+	// HOME stays the test's for make (go's caches live under it); only
+	// terraform runs with the empty one.
+	install := exec.Command("make", "--no-print-directory", "install", "PLUGIN_DIR="+filepath.Join(home, ".terraform.d", "plugins"), "BINDIR="+filepath.Join(home, "bin"))
 	install.Dir = ".."
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)

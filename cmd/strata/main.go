@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/cli"
@@ -29,6 +30,7 @@ Commands:
   up PATH [-var k=v]... [-parallelism N] [-ttl 2h]      bring the stack up (or in line with its file)
   down PATH | down -expired                             remove the stack's machines / every expired stack
   status [PATH]                                         the stack's machines as the substrate reports them / every recorded stack
+  state migrate -from A -to B                           copy every recorded stack and its seed between backends
   version                                               this build's version, commit, Go version and platform
   sim vsphere [-listen ADDR]                            run a vSphere simulator with a template, for trying strata locally
   sim aws                                               moto's EC2 server (moto_server) on loopback with subnets, a security group and a key pair
@@ -100,7 +102,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "plan: print one JSON document")
 	node := fs.String("node", "", "render: the machine POOL/INDEX")
 	layer := fs.String("layer", "", "render: a hosted layer KIND.NAME, or one role KIND.NAME/ROLE")
-	stateDir := fs.String("state-dir", ".strata", "where per-stack state and secret seeds are kept")
+	stateDir := fs.String("state-dir", ".strata", "where per-stack state and secret seeds are kept (the default backend)")
+	stateURL := fs.String("state", os.Getenv("STRATA_STATE"), "the state backend: a folder, or postgres://USER@HOST/DB (default $STRATA_STATE; seeds sealed with $STRATA_STATE_KEY)")
+	lockTimeout := fs.Duration("lock-timeout", 5*time.Minute, "up/down: how long to wait for another run's lock on the stack")
+	from := fs.String("from", "", "state migrate: the backend to copy from (a folder or postgres://...)")
+	to := fs.String("to", "", "state migrate: the backend to copy to")
 	parallelism := fs.Int64("parallelism", engine.DefaultParallelism, "up/down: concurrent calls per substrate (at least 1)")
 	ttl := fs.Duration("ttl", 0, "up: the stack expires after this long (status reports it, down -expired removes it)")
 	expired := fs.Bool("expired", false, "down: remove every stack whose TTL ran out")
@@ -129,6 +135,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Usage
 	}
 	out := cli.IO{Out: stdout, Err: stderr, Width: 100}
+	st := cli.StateArgs{Dir: *stateDir, URL: *stateURL, Key: os.Getenv("STRATA_STATE_KEY"), Holder: cli.HolderFrom(os.Getenv), LockTimeout: *lockTimeout}
+	if cmd == "state" {
+		if path != "migrate" || *from == "" || *to == "" {
+			fmt.Fprintln(stderr, "usage: strata state migrate -from BACKEND -to BACKEND (a folder or postgres://...; STRATA_STATE_KEY seals seeds in a database)")
+			return cli.Usage
+		}
+		return cli.Migrate(ctx, cli.StateArgs{Dir: *stateDir, URL: *from, Key: st.Key}, cli.StateArgs{Dir: *stateDir, URL: *to, Key: st.Key}, out)
+	}
 	if cmd == "sim" {
 		return cli.Sim(ctx, path, cli.SimArgs{Addr: *listen, Stack: *simStack, Layer: *simLayer, StateDir: *stateDir, Nodes: *simNodes}, out)
 	}
@@ -140,7 +154,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := cli.Stack{Path: path, Vars: vars, VarFiles: varFiles}
 	env, problems := kinds.Environment(os.Getenv)
 	apply := cli.ApplyArgs{
-		StateDir: *stateDir, Parallelism: int(*parallelism), TTL: *ttl, Expired: *expired,
+		State: st, Parallelism: int(*parallelism), TTL: *ttl, Expired: *expired,
 		Env: env, Live: isTerminal(stderr),
 	}
 	if cmd == "up" || cmd == "down" || cmd == "status" {
@@ -163,7 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "plan":
 		return cli.Plan(ctx, a, *asJSON, kinds, out)
 	case "render":
-		return cli.Render(ctx, a, cli.RenderArgs{Node: *node, Layer: *layer, StateDir: *stateDir}, kinds, out)
+		return cli.Render(ctx, a, cli.RenderArgs{Node: *node, Layer: *layer, State: st}, kinds, out)
 	}
 	fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", cmd, usage(kinds))
 	return cli.Usage

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stratastack/strata/internal/engine"
-	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/internal/state"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
@@ -20,10 +19,10 @@ import (
 
 // ApplyArgs configure up, down and status.
 type ApplyArgs struct {
-	StateDir    string
+	State       StateArgs
 	Parallelism int
 	TTL         time.Duration // up: 0 keeps the recorded TTL (none by default)
-	Expired     bool          // down: remove every expired stack in StateDir
+	Expired     bool          // down: remove every expired stack recorded
 	// Env holds each substrate kind's settings, resolved from the
 	// environment (stacks.Kinds.Environment).
 	Env map[string]provisioners.Env
@@ -70,19 +69,19 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 	if !ok {
 		return Invalid
 	}
-	dir := state.Dir(args.StateDir)
-	seed, err := secrets.LoadOrCreate(dir.SeedFile(p.Stack))
-	if err != nil {
-		fmt.Fprintf(io.Err, "Error: keeping the stack's secrets: %v\n", err)
+	b, release, ok := lockStack(ctx, args, p.Stack, io)
+	if !ok {
 		return Invalid
 	}
-	rec, found, err := dir.Load(p.Stack)
+	defer b.Close()
+	defer release()
+	rec, seed, err := b.Load(ctx, p.Stack)
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
 	now := args.now()
-	if !found {
+	if rec == nil {
 		rec = &state.Stack{Name: p.Stack, Created: now}
 	}
 	abs, _ := filepath.Abs(a.Path)
@@ -99,7 +98,7 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 	}
 	// Record what exists even when the apply failed: nothing made is
 	// left untracked.
-	if err := dir.Save(rec); err != nil {
+	if err := b.Save(ctx, rec); err != nil {
 		fmt.Fprintf(io.Err, "Error: saving state: %v\n", err)
 		return Invalid
 	}
@@ -132,11 +131,16 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 // Down removes a stack's machines (every machine with its tag), or with
 // Expired every stack in the state folder whose TTL ran out.
 func Down(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
-	dir := state.Dir(args.StateDir)
 	if !args.Expired {
-		return downOne(ctx, a, args, dir, kinds, io)
+		return downOne(ctx, a, args, kinds, io)
 	}
-	all, err := dir.All()
+	b, err := args.State.open(ctx)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	all, err := b.All(ctx)
+	b.Close()
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
@@ -148,7 +152,7 @@ func Down(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io I
 		}
 		n++
 		fmt.Fprintf(io.Out, "Stack %q expired at %s.\n", rec.Name, rec.Expires().Format(time.RFC3339))
-		if c := downOne(ctx, Stack{Path: rec.Path, Vars: rec.Vars, VarFiles: rec.VarFiles}, args, dir, kinds, io); c != OK {
+		if c := downOne(ctx, Stack{Path: rec.Path, Vars: rec.Vars, VarFiles: rec.VarFiles}, args, kinds, io); c != OK {
 			code = c
 		}
 	}
@@ -158,7 +162,7 @@ func Down(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io I
 	return code
 }
 
-func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds stacks.Kinds, io IO) int {
+func downOne(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
 	s, ok := load(a, kinds, io)
 	if !ok {
 		return Invalid
@@ -167,7 +171,13 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds 
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
-	seed, err := secrets.LoadOrCreate(dir.SeedFile(s.Name))
+	b, release, ok := lockStack(ctx, args, s.Name, io)
+	if !ok {
+		return Invalid
+	}
+	defer b.Close()
+	defer release()
+	_, seed, err := b.Load(ctx, s.Name)
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
@@ -180,7 +190,7 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds 
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
-	if err := dir.Remove(s.Name); err != nil {
+	if err := b.Remove(ctx, s.Name); err != nil {
 		fmt.Fprintf(io.Err, "Error: removing state: %v\n", err)
 		return Invalid
 	}
@@ -191,9 +201,14 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, dir state.Dir, kinds 
 // Status shows a stack's machines as the substrates report them, or with
 // no path every recorded stack and its expiry.
 func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
-	dir := state.Dir(args.StateDir)
+	b, err := args.State.open(ctx)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	defer b.Close()
 	if a.Path == "" {
-		all, err := dir.All()
+		all, err := b.All(ctx)
 		if err != nil {
 			fmt.Fprintf(io.Err, "Error: %v\n", err)
 			return Invalid
@@ -209,7 +224,7 @@ func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io
 	if !ok {
 		return Invalid
 	}
-	seed, err := secrets.LoadOrCreate(dir.SeedFile(p.Stack))
+	rec, seed, err := b.Load(ctx, p.Stack)
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
@@ -224,7 +239,7 @@ func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io
 	if orphans := append(res.Orphans, res.OrphanObjects...); len(orphans) > 0 {
 		fmt.Fprintf(io.Out, "Not in the stack file (strata up removes them): %s\n", strings.Join(orphans, ", "))
 	}
-	if rec, found, _ := dir.Load(p.Stack); found {
+	if rec != nil {
 		fmt.Fprintf(io.Out, "Stack %q: created %s, expires: %s.\n", p.Stack, rec.Created.Format(time.RFC3339), expiry(rec, args.now()))
 	}
 	return OK
@@ -331,4 +346,20 @@ func (p *progress) done() {
 	if p.live {
 		fmt.Fprintf(p.io.Err, "\r\033[K%s\n", p.line())
 	}
+}
+
+// lockStack opens the backend and takes the stack's lock for this run.
+func lockStack(ctx context.Context, args ApplyArgs, name string, io IO) (state.Backend, func(), bool) {
+	b, err := args.State.open(ctx)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return nil, nil, false
+	}
+	release, err := b.Lock(ctx, name, args.State.Holder, args.State.LockTimeout)
+	if err != nil {
+		b.Close()
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return nil, nil, false
+	}
+	return b, release, true
 }

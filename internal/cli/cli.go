@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/stacks"
 	"github.com/stratastack/strata/stacks/layers"
 	"github.com/stratastack/strata/stacks/plan"
@@ -94,8 +92,8 @@ func Plan(ctx context.Context, a Stack, asJSON bool, kinds stacks.Kinds, io IO) 
 type RenderArgs struct {
 	Node  string
 	Layer string
-	// StateDir keeps the per-stack secret seed (STATE_DIR/STACK.seed).
-	StateDir string
+	// State keeps the stack's secret seed.
+	State StateArgs
 }
 
 // Render prints one machine's bootstrap or one hosted layer's objects.
@@ -108,7 +106,13 @@ func Render(ctx context.Context, a Stack, r RenderArgs, kinds stacks.Kinds, io I
 	if !ok {
 		return Invalid
 	}
-	seed, err := secrets.LoadOrCreate(filepath.Join(r.StateDir, s.Name+".seed"))
+	b, err := r.State.open(ctx)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	_, seed, err := b.Load(ctx, s.Name)
+	b.Close()
 	if err != nil {
 		fmt.Fprintf(io.Err, "cannot keep the stack's secrets: %v\n", err)
 		return Invalid

@@ -146,6 +146,9 @@ func TestHostLive(t *testing.T) {
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: pod.Spec.Containers[0].Name,
 		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 5m0s restarting failed container"}}}}
 	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}
+	// Running, not Pending: kwok's pod-ready stage makes every Pending pod
+	// ready, and under load the pod listed may still be Pending.
+	pod.Status.Phase = corev1.PodRunning
 	if _, err := cl.Client.CoreV1().Pods("hl-m").UpdateStatus(ctx, &pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
