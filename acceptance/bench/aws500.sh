@@ -58,28 +58,8 @@ layer "mesos" "m" {
 }
 HCL
 }
-mkdir "$work/tf"
-cat >"$work/tf/main.tf" <<TF
-terraform {
-  required_providers {
-    strata = { source = "stratastack/strata" }
-  }
-}
-provider "strata" {
-  parallelism = $par
-}
-resource "strata_stack" "b" {
-  path = "\${path.module}/b.strata.hcl"
-}
-TF
-cat >"$work/terraformrc" <<RC
-provider_installation {
-  dev_overrides {
-    "registry.terraform.io/stratastack/strata" = "$work"
-  }
-  direct {}
-}
-RC
+. acceptance/bench/tfconfig.sh
+tf_config "$work" "$par"
 now() { date +%s.%N; }
 for r in $(seq "$rounds"); do
   start_sim "$work"

@@ -57,29 +57,9 @@ echo "strata up   $n machines @ $par: ${up_s} s, peak RSS $((up_kb / 1024)) MiB"
 echo "strata down $n machines @ $par: ${down_s} s, peak RSS $((down_kb / 1024)) MiB"
 # The same stack through terraform and the provider; the provider's peak
 # RSS is its VmHWM, sampled until it exits.
-mkdir "$work/tf"
+. acceptance/bench/tfconfig.sh
+tf_config "$work" "$par"
 cp "$work/b.strata.hcl" "$work/tf/"
-cat >"$work/tf/main.tf" <<TF
-terraform {
-  required_providers {
-    strata = { source = "stratastack/strata" }
-  }
-}
-provider "strata" {
-  parallelism = $par
-}
-resource "strata_stack" "b" {
-  path = "\${path.module}/b.strata.hcl"
-}
-TF
-cat >"$work/terraformrc" <<RC
-provider_installation {
-  dev_overrides {
-    "registry.terraform.io/stratastack/strata" = "$work"
-  }
-  direct {}
-}
-RC
 tf_phase() {
   local start end hwm=0 pid kb
   start=$(date +%s.%N)
