@@ -138,6 +138,12 @@ func TestHostLive(t *testing.T) {
 	}
 
 	// A stuck pod ends the wait with its role, pod, container and reason.
+	// First the ops team's fourth replica must be ready: otherwise its
+	// scale-up, not the stuck pod, makes the StatefulSet unready below, and
+	// under load the controller may count the stuck pod ready a while yet.
+	if err := h.Wait(ctx, agents); err != nil {
+		t.Fatalf("wait for the fourth replica: %v", err)
+	}
 	pods, err := cl.Client.CoreV1().Pods("hl-m").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=agent"})
 	if err != nil || len(pods.Items) == 0 {
 		t.Fatalf("agent pods: %v", err)
