@@ -170,3 +170,52 @@ func pgDump(url string) ([]byte, error) {
 	defer cancel()
 	return exec.CommandContext(ctx, found[len(found)-1], "--data-only", url).CombinedOutput()
 }
+
+// TestStateJanitor: a runner that dies mid-apply of a stack with a TTL
+// leaves a record; once the TTL runs out, `strata down -expired` on
+// another runner — another folder, no .strata, not even the stack file —
+// removes every machine, from the source the record keeps.
+func TestStateJanitor(t *testing.T) {
+	env, _, names := pgEnv(t)
+	dir := stackDir(t)
+	varFile := filepath.Join(dir, "ci.tfvars")
+	if err := os.WriteFile(varFile, []byte("agents = 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := exec.Command(bin, "up", "s.strata.hcl", "-var-file", "ci.tfvars", "-ttl", "2s", "-parallelism", "1")
+	job.Dir, job.Env = dir, env
+	if err := job.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(names()) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			job.Process.Kill()
+			job.Wait()
+			t.Fatal("the job made nothing in 30 s")
+		}
+	}
+	_ = job.Process.Kill()
+	_ = job.Wait()
+	if err := os.RemoveAll(dir); err != nil { // the runner is gone, and its workspace
+		t.Fatal(err)
+	}
+	if n := len(names()); n == 0 || n >= 5 {
+		t.Fatalf("the job left %d machines; the test wants it halfway", n)
+	}
+	janitor := t.TempDir()
+	out, code := strataIn(t, janitor, env, "down", "-expired")
+	if code != 0 || !strings.Contains(out, "No expired stacks.") {
+		t.Fatalf("janitor before the TTL ran out: exit %d\n%s", code, out)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	out, code = strataIn(t, janitor, env, "down", "-expired")
+	if code != 0 || !strings.Contains(out, `Stack "cli" expired at`) || !strings.Contains(out, `Stack "cli" is down`) {
+		t.Fatalf("janitor: exit %d\n%s", code, out)
+	}
+	if left := names(); len(left) != 0 {
+		t.Fatalf("the janitor left %v\n%s", left, out)
+	}
+	if out, _ := strataIn(t, janitor, env, "status"); strings.Contains(out, "cli ") {
+		t.Errorf("the stack is still recorded:\n%s", out)
+	}
+}

@@ -27,15 +27,16 @@ type Options struct {
 // *.strata.json files and validates it. The returned stack is nil when
 // diagnostics hold an error; its Files are always set for printing them.
 func Load(path string, kinds Kinds, opts Options) (*Stack, map[string]*hcl.File, hcl.Diagnostics) {
-	files, err := sources(path)
+	files, err := Sources(path)
 	if err != nil {
 		return nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read stack", Detail: err.Error()}}
 	}
 	return Parse(files, kinds, opts)
 }
 
-// sources reads the file at path, or the stack files of a folder.
-func sources(path string) (map[string][]byte, error) {
+// Sources reads the file at path, or the stack files of a folder, by
+// name: what Parse takes.
+func Sources(path string) (map[string][]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err

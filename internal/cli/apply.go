@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -85,9 +86,23 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 		rec = &state.Stack{Name: p.Stack, Created: now}
 	}
 	abs, _ := filepath.Abs(a.Path)
-	rec.Path, rec.Vars, rec.VarFiles, rec.Updated = abs, a.Vars, a.VarFiles, now
+	rec.Path, rec.Vars, rec.VarFiles, rec.Updated = abs, a.Vars, nil, now
+	for _, f := range a.VarFiles {
+		af, _ := filepath.Abs(f)
+		rec.VarFiles = append(rec.VarFiles, af)
+	}
 	if args.TTL > 0 {
 		rec.TTL = args.TTL
+	}
+	if rec.Sources, rec.VarSources, err = sourcesOf(a); err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	// Recorded before anything is made: a run that dies mid-apply leaves
+	// a record (with its TTL and sources) that a janitor finds.
+	if err := b.Save(ctx, rec); err != nil {
+		fmt.Fprintf(io.Err, "Error: saving state: %v\n", err)
+		return Invalid
 	}
 	prog := newProgress(io, args.Live, "up", len(p.Machines))
 	e := engine.New(args.opener(kinds), engine.Options{Parallelism: args.Parallelism, Report: prog.event})
@@ -152,9 +167,16 @@ func Down(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io I
 		}
 		n++
 		fmt.Fprintf(io.Out, "Stack %q expired at %s.\n", rec.Name, rec.Expires().Format(time.RFC3339))
-		if c := downOne(ctx, Stack{Path: rec.Path, Vars: rec.Vars, VarFiles: rec.VarFiles}, args, kinds, io); c != OK {
+		a, cleanup, err := fromRecord(rec)
+		if err != nil {
+			fmt.Fprintf(io.Err, "Error: stack %q: %v\n", rec.Name, err)
+			code = Invalid
+			continue
+		}
+		if c := downOne(ctx, a, args, kinds, io); c != OK {
 			code = c
 		}
+		cleanup()
 	}
 	if n == 0 {
 		fmt.Fprintln(io.Out, "No expired stacks.")
@@ -362,4 +384,63 @@ func lockStack(ctx context.Context, args ApplyArgs, name string, io IO) (state.B
 		return nil, nil, false
 	}
 	return b, release, true
+}
+
+// sourcesOf reads the stack's files and var files, for the record.
+func sourcesOf(a Stack) (map[string]string, map[string]string, error) {
+	files, err := stacks.Sources(a.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	src := map[string]string{}
+	for name, b := range files {
+		abs, _ := filepath.Abs(name)
+		src[abs] = string(b)
+	}
+	vars := map[string]string{}
+	for _, f := range a.VarFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		abs, _ := filepath.Abs(f)
+		vars[abs] = string(b)
+	}
+	return src, vars, nil
+}
+
+// fromRecord is the stack a record was brought up from: its files where
+// they still are, else (a janitor on another runner) the sources the
+// record keeps, with its var files in a temporary folder cleanup removes.
+func fromRecord(rec *state.Stack) (Stack, func(), error) {
+	a := Stack{Path: rec.Path, Vars: rec.Vars, VarFiles: rec.VarFiles}
+	if _, err := os.Stat(rec.Path); err == nil || len(rec.Sources) == 0 {
+		return a, func() {}, nil
+	}
+	a.Sources = map[string][]byte{}
+	for name, src := range rec.Sources {
+		a.Sources[name] = []byte(src)
+	}
+	if len(rec.VarFiles) == 0 {
+		return a, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "strata-vars-")
+	if err != nil {
+		return a, nil, err
+	}
+	a.VarFiles = nil
+	for i, f := range rec.VarFiles {
+		src, ok := rec.VarSources[f]
+		if !ok {
+			os.RemoveAll(dir)
+			return a, nil, fmt.Errorf("the record keeps no copy of var file %s", f)
+		}
+		tmp := filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(f)))
+		if err := os.WriteFile(tmp, []byte(src), 0o600); err != nil {
+			os.RemoveAll(dir)
+			return a, nil, err
+		}
+		a.VarFiles = append(a.VarFiles, tmp)
+	}
+	return a, func() { os.RemoveAll(dir) }, nil
 }

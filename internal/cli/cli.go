@@ -27,6 +27,9 @@ type Stack struct {
 	Path     string
 	Vars     []string
 	VarFiles []string
+	// Sources, when set, are the stack's files by name (a record's), read
+	// instead of Path.
+	Sources map[string][]byte
 }
 
 // IO is where a command writes.
@@ -39,7 +42,17 @@ type IO struct {
 
 // load validates the stack and prints its diagnostics (warnings too).
 func load(a Stack, kinds stacks.Kinds, io IO) (*stacks.Stack, bool) {
-	s, files, diags := stacks.Load(a.Path, kinds, stacks.Options{Vars: a.Vars, VarFiles: a.VarFiles})
+	opts := stacks.Options{Vars: a.Vars, VarFiles: a.VarFiles}
+	var (
+		s     *stacks.Stack
+		files map[string]*hcl.File
+		diags hcl.Diagnostics
+	)
+	if a.Sources != nil {
+		s, files, diags = stacks.Parse(a.Sources, kinds, opts)
+	} else {
+		s, files, diags = stacks.Load(a.Path, kinds, opts)
+	}
 	if len(diags) > 0 {
 		wr := hcl.NewDiagnosticTextWriter(io.Err, files, io.Width, false)
 		_ = wr.WriteDiagnostics(diags)

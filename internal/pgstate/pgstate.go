@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS strata_locks (
 type Backend struct {
 	conn *pgx.Conn
 	aead cipher.AEAD
+	// row is the stack's row read with its lock, for Load; seeds are new
+	// seeds of stacks without a row, stored by their first Save.
+	row   *row
+	seeds map[string]*secrets.Seed
 	// Poll is the pause between tries for a held lock.
 	Poll time.Duration
 }
@@ -67,7 +71,7 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, key string) (*Backend, error
 	sum := sha256.Sum256([]byte(key))
 	block, _ := aes.NewCipher(sum[:])
 	aead, _ := cipher.NewGCM(block)
-	return &Backend{conn: conn, aead: aead, Poll: 500 * time.Millisecond}, nil
+	return &Backend{conn: conn, aead: aead, Poll: 500 * time.Millisecond, seeds: map[string]*secrets.Seed{}}, nil
 }
 
 // redact drops a password from a URL for messages.
@@ -95,6 +99,14 @@ func (b *Backend) withSchema(ctx context.Context, f func() error) error {
 	return err
 }
 
+// row is a stack's row as read: found false when there is none.
+type row struct {
+	name   string
+	found  bool
+	record []byte
+	sealed []byte
+}
+
 // lockKey is the advisory lock's key for a stack.
 func lockKey(name string) int64 {
 	h := fnv.New64a()
@@ -109,9 +121,10 @@ func (b *Backend) Lock(ctx context.Context, name string, who state.Holder, wait 
 	deadline := time.Now().Add(wait)
 	for {
 		var (
-			got         bool
-			holder, job *string
-			since       *time.Time
+			got            bool
+			holder, job    *string
+			since          *time.Time
+			record, sealed []byte
 		)
 		err := b.withSchema(ctx, func() error {
 			return b.conn.QueryRow(ctx, `
@@ -120,14 +133,19 @@ WITH l AS (SELECT pg_try_advisory_lock($1) AS got),
            SELECT $2, $3, $4, now() FROM l WHERE got
            ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, job = EXCLUDED.job, since = EXCLUDED.since
            RETURNING 1)
-SELECT (SELECT got FROM l), k.holder, k.job, k.since
-FROM (SELECT 1) AS one LEFT JOIN strata_locks k ON k.name = $2`, lockKey(name), name, who.Who, who.Job).Scan(&got, &holder, &job, &since)
+SELECT (SELECT got FROM l), k.holder, k.job, k.since, s.record, s.seed
+FROM (SELECT 1) AS one
+LEFT JOIN strata_locks k ON k.name = $2
+LEFT JOIN strata_stacks s ON s.name = $2`, lockKey(name), name, who.Who, who.Job).Scan(&got, &holder, &job, &since, &record, &sealed)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("state: locking stack %q: %w", name, err)
 		}
 		if got {
+			// The row read with the lock is current while the lock is held.
+			b.row = &row{name: name, found: sealed != nil, record: record, sealed: sealed}
 			return func() {
+				b.row = nil
 				_, _ = b.conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockKey(name))
 			}, nil
 		}
@@ -150,54 +168,77 @@ FROM (SELECT 1) AS one LEFT JOIN strata_locks k ON k.name = $2`, lockKey(name), 
 	}
 }
 
-// Load reads the stack's record (nil when none) and its seed; a stack
-// without one gets a new seed, stored sealed at once.
+// Load reads the stack's record (nil when none) and its seed: from the
+// row its Lock read, else in one query. A stack without a row gets a new
+// seed, stored sealed by its first Save.
 func (b *Backend) Load(ctx context.Context, name string) (*state.Stack, *secrets.Seed, error) {
-	var record []byte
-	var sealed []byte
-	err := b.withSchema(ctx, func() error {
-		return b.conn.QueryRow(ctx, `SELECT record, seed FROM strata_stacks WHERE name = $1`, name).Scan(&record, &sealed)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		seed, err := secrets.Generate()
-		if err != nil {
-			return nil, nil, err
+	r := b.row
+	if r == nil || r.name != name {
+		r = &row{name: name}
+		err := b.withSchema(ctx, func() error {
+			return b.conn.QueryRow(ctx, `SELECT record, seed FROM strata_stacks WHERE name = $1`, name).Scan(&r.record, &r.sealed)
+		})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return nil, nil, fmt.Errorf("state: reading stack %q: %w", name, err)
+		default:
+			r.found = true
 		}
-		if _, err := b.conn.Exec(ctx, `INSERT INTO strata_stacks (name, seed) VALUES ($1, $2)`, name, b.seal(name, seed)); err != nil {
-			return nil, nil, fmt.Errorf("state: keeping stack %q's seed: %w", name, err)
+	}
+	if !r.found {
+		seed := b.seeds[name]
+		if seed == nil {
+			var err error
+			if seed, err = secrets.Generate(); err != nil {
+				return nil, nil, err
+			}
+			b.seeds[name] = seed
 		}
 		return nil, seed, nil
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("state: reading stack %q: %w", name, err)
-	}
-	seed, err := b.open(name, sealed)
+	seed, err := b.open(name, r.sealed)
 	if err != nil {
 		return nil, nil, err
 	}
-	if record == nil {
+	if r.record == nil {
 		return nil, seed, nil
 	}
 	var s state.Stack
-	if err := json.Unmarshal(record, &s); err != nil {
+	if err := json.Unmarshal(r.record, &s); err != nil {
 		return nil, nil, fmt.Errorf("state: stack %q's record is corrupt: %w", name, err)
 	}
 	return &s, seed, nil
 }
 
-// Save writes the stack's record; its seed row exists since Load.
+// Save writes the stack's record, and the seed Load made for a stack
+// without a row: one statement.
 func (b *Backend) Save(ctx context.Context, s *state.Stack) error {
 	record, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	tag, err := b.conn.Exec(ctx, `UPDATE strata_stacks SET record = $2, updated = now() WHERE name = $1`, s.Name, record)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = fmt.Errorf("no row: the stack was not loaded first")
+	var sealed []byte
+	if seed := b.seeds[s.Name]; seed != nil {
+		sealed = b.seal(s.Name, seed)
 	}
+	err = b.withSchema(ctx, func() error {
+		if sealed != nil {
+			_, err := b.conn.Exec(ctx, `INSERT INTO strata_stacks (name, record, seed) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET record = EXCLUDED.record, updated = now()`, s.Name, record, sealed)
+			return err
+		}
+		tag, err := b.conn.Exec(ctx, `UPDATE strata_stacks SET record = $2, updated = now() WHERE name = $1`, s.Name, record)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = errors.New("no row: the stack was not loaded first")
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("state: saving stack %q: %w", s.Name, err)
 	}
+	delete(b.seeds, s.Name)
+	b.row = nil // read again when needed
 	return nil
 }
 

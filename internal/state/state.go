@@ -25,6 +25,11 @@ type Stack struct {
 	Updated  time.Time        `json:"updated"`
 	TTL      time.Duration    `json:"ttl,omitempty"` // 0: never expires
 	Machines []engine.Machine `json:"machines"`
+	// Sources and VarSources are the stack's files and its -var-file
+	// files as they were, by path, so a run elsewhere (a janitor on
+	// another CI runner) can load the stack without them.
+	Sources    map[string]string `json:"sources,omitempty"`
+	VarSources map[string]string `json:"var_sources,omitempty"`
 }
 
 // Expires is when the stack's TTL runs out (zero when it has none).
