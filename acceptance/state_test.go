@@ -34,6 +34,25 @@ func pgEnv(t *testing.T) (env []string, url string, names func() []string) {
 	}
 }
 
+// killMidApply runs strata with args in dir and SIGKILLs it, as when a
+// runner dies, once names lists n machines.
+func killMidApply(t *testing.T, dir string, env []string, names func() []string, n int, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	for deadline := time.Now().Add(30 * time.Second); len(names()) < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("strata %v made %v in 30 s:\n%s", args, names(), out.String())
+		}
+	}
+}
+
 // stackDir is a folder holding the CLI test stack.
 func stackDir(t *testing.T) string {
 	t.Helper()
@@ -50,22 +69,7 @@ func stackDir(t *testing.T) string {
 // for; two runs at once take turns.
 func TestStateKilledRunner(t *testing.T) {
 	env, _, names := pgEnv(t)
-	first := exec.Command(bin, "up", "s.strata.hcl", "-parallelism", "1")
-	first.Dir, first.Env = stackDir(t), env
-	var out bytes.Buffer
-	first.Stdout, first.Stderr = &out, &out
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); len(names()) < 3; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			first.Process.Kill()
-			first.Wait()
-			t.Fatalf("the first run made %v in 30 s:\n%s", names(), out.String())
-		}
-	}
-	_ = first.Process.Kill() // SIGKILL: no cleanup, as when a runner dies
-	_ = first.Wait()
+	killMidApply(t, stackDir(t), env, names, 3, "up", "s.strata.hcl", "-parallelism", "1")
 	made := len(names())
 	if made >= 8 {
 		t.Fatalf("the first run finished (%d VMs) before it was killed; the test wants it halfway", made)
@@ -182,20 +186,7 @@ func TestStateJanitor(t *testing.T) {
 	if err := os.WriteFile(varFile, []byte("agents = 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	job := exec.Command(bin, "up", "s.strata.hcl", "-var-file", "ci.tfvars", "-ttl", "2s", "-parallelism", "1")
-	job.Dir, job.Env = dir, env
-	if err := job.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); len(names()) < 2; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			job.Process.Kill()
-			job.Wait()
-			t.Fatal("the job made nothing in 30 s")
-		}
-	}
-	_ = job.Process.Kill()
-	_ = job.Wait()
+	killMidApply(t, dir, env, names, 2, "up", "s.strata.hcl", "-var-file", "ci.tfvars", "-ttl", "2s", "-parallelism", "1")
 	if err := os.RemoveAll(dir); err != nil { // the runner is gone, and its workspace
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stratastack/strata/internal/engine"
+	"github.com/stratastack/strata/internal/secrets"
 	"github.com/stratastack/strata/internal/state"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
@@ -70,17 +71,12 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 	if !ok {
 		return Invalid
 	}
-	b, release, ok := lockStack(ctx, args, p.Stack, io)
+	b, release, rec, seed, ok := lockStack(ctx, args, p.Stack, io)
 	if !ok {
 		return Invalid
 	}
 	defer b.Close()
 	defer release()
-	rec, seed, err := b.Load(ctx, p.Stack)
-	if err != nil {
-		fmt.Fprintf(io.Err, "Error: %v\n", err)
-		return Invalid
-	}
 	now := args.now()
 	if rec == nil {
 		rec = &state.Stack{Name: p.Stack, Created: now}
@@ -94,10 +90,12 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 	if args.TTL > 0 {
 		rec.TTL = args.TTL
 	}
-	if rec.Sources, rec.VarSources, err = sourcesOf(a); err != nil {
+	src, varSrc, err := sourcesOf(a)
+	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
+	rec.Sources, rec.VarSources = src, varSrc
 	// Recorded before anything is made: a run that dies mid-apply leaves
 	// a record (with its TTL and sources) that a janitor finds.
 	if err := b.Save(ctx, rec); err != nil {
@@ -193,17 +191,12 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, i
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
-	b, release, ok := lockStack(ctx, args, s.Name, io)
+	b, release, _, seed, ok := lockStack(ctx, args, s.Name, io)
 	if !ok {
 		return Invalid
 	}
 	defer b.Close()
 	defer release()
-	_, seed, err := b.Load(ctx, s.Name)
-	if err != nil {
-		fmt.Fprintf(io.Err, "Error: %v\n", err)
-		return Invalid
-	}
 	prog := newProgress(io, args.Live, "down", 0)
 	e := engine.New(args.opener(kinds), engine.Options{Parallelism: args.Parallelism, Report: prog.event})
 	res, err := e.Destroy(ctx, plan.Compile(s, kinds), seed)
@@ -370,20 +363,28 @@ func (p *progress) done() {
 	}
 }
 
-// lockStack opens the backend and takes the stack's lock for this run.
-func lockStack(ctx context.Context, args ApplyArgs, name string, io IO) (state.Backend, func(), bool) {
+// lockStack opens the backend, takes the stack's lock for this run and
+// loads its record (nil when none) and seed.
+func lockStack(ctx context.Context, args ApplyArgs, name string, io IO) (state.Backend, func(), *state.Stack, *secrets.Seed, bool) {
 	b, err := args.State.open(ctx)
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
-		return nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	release, err := b.Lock(ctx, name, args.State.Holder, args.State.LockTimeout)
 	if err != nil {
 		b.Close()
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
-		return nil, nil, false
+		return nil, nil, nil, nil, false
 	}
-	return b, release, true
+	rec, seed, err := b.Load(ctx, name)
+	if err != nil {
+		release()
+		b.Close()
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return nil, nil, nil, nil, false
+	}
+	return b, release, rec, seed, true
 }
 
 // sourcesOf reads the stack's files and var files, for the record.
