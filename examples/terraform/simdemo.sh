@@ -42,7 +42,8 @@ sed 's/^/   /' "$work/sim.log"
 cp "$root/examples/terraform/$kind"/*.tf "$root/examples/terraform/$kind"/*.strata.hcl "$work/"
 tf_init "$work"
 echo "== terraform apply"
-terraform -chdir="$work" apply -auto-approve -no-color | tail -4
+terraform -chdir="$work" apply -auto-approve -no-color >"$work/apply.log" 2>&1 || { cat "$work/apply.log" >&2; exit 1; }
+grep -E "Creation complete|Apply complete" "$work/apply.log"
 echo "== the outputs"
 terraform -chdir="$work" output -no-color
 echo "== terraform destroy"
