@@ -12,6 +12,8 @@ import (
 	"hash/fnv"
 	"time"
 
+	"github.com/stratastack/strata/internal/wait"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -114,11 +116,11 @@ func lockKey(name string) int64 {
 	return int64(h.Sum64())
 }
 
-// Lock takes the stack's advisory lock, trying every Poll for up to wait,
-// and records who holds it since when; held by another session past wait,
+// Lock takes the stack's advisory lock, trying every Poll for up to maxWait,
+// and records who holds it since when; held by another session past maxWait,
 // it fails naming that holder. One round trip when the lock is free.
-func (b *Backend) Lock(ctx context.Context, name string, who state.Holder, wait time.Duration) (func(), error) {
-	deadline := time.Now().Add(wait)
+func (b *Backend) Lock(ctx context.Context, name string, who state.Holder, maxWait time.Duration) (func(), error) {
+	deadline := time.Now().Add(maxWait)
 	for {
 		var (
 			got            bool
@@ -158,12 +160,10 @@ LEFT JOIN strata_stacks s ON s.name = $2`, lockKey(name), name, who.Who, who.Job
 			if since != nil {
 				at = *since
 			}
-			return nil, &state.LockedError{Stack: name, Holder: h, Since: at, Waited: wait}
+			return nil, &state.LockedError{Stack: name, Holder: h, Since: at, Waited: maxWait}
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(b.Poll):
+		if err := wait.Sleep(ctx, b.Poll); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stratastack/strata/internal/wait"
+
 	"github.com/stratastack/strata/internal/atomicfile"
 	"github.com/stratastack/strata/internal/secrets"
 )
@@ -25,7 +27,7 @@ type Files struct {
 var _ Backend = Files{}
 
 // Lock takes STACK.lock in the folder.
-func (f Files) Lock(ctx context.Context, name string, who Holder, wait time.Duration) (func(), error) {
+func (f Files) Lock(ctx context.Context, name string, who Holder, maxWait time.Duration) (func(), error) {
 	if err := os.MkdirAll(string(f.Dir), 0o700); err != nil {
 		return nil, err
 	}
@@ -38,7 +40,7 @@ func (f Files) Lock(ctx context.Context, name string, who Holder, wait time.Dura
 	if poll <= 0 {
 		poll = 200 * time.Millisecond
 	}
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(maxWait)
 	for {
 		err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -56,13 +58,11 @@ func (f Files) Lock(ctx context.Context, name string, who Holder, wait time.Dura
 			b, _ := os.ReadFile(path)
 			_ = json.Unmarshal(b, &held)
 			file.Close()
-			return nil, &LockedError{Stack: name, Holder: held.Holder, Since: held.Since, Waited: wait}
+			return nil, &LockedError{Stack: name, Holder: held.Holder, Since: held.Since, Waited: maxWait}
 		}
-		select {
-		case <-ctx.Done():
+		if err := wait.Sleep(ctx, poll); err != nil {
 			file.Close()
-			return nil, ctx.Err()
-		case <-time.After(poll):
+			return nil, err
 		}
 	}
 	b, _ := json.Marshal(struct {

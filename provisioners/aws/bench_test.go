@@ -2,14 +2,12 @@ package aws
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stratastack/strata/internal/benchtest"
 
 	sdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -17,45 +15,13 @@ import (
 	"github.com/stratastack/strata/provisioners/aws/mototest"
 )
 
-// The comparison is 500 instances; STRATA_BENCH_MACHINES and
-// STRATA_BENCH_PARALLEL change it.
-func benchEnv(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
-
-// fanOut runs f(0..n-1) with at most par at once.
-func fanOut(n, par int, f func(i int) error) error {
-	var (
-		next atomic.Int64
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	for range min(n, par) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				if err := f(i); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // BenchmarkMoto500 brings instances up (create, wait running) and down
 // (terminate, wait terminated) through the provisioner, and the same
 // with a plain aws-sdk-go-v2 loop (RunInstances, the SDK's waiters), at
 // the same parallelism against the same moto, reset before each; it
 // reports both and their ratio.
 func BenchmarkMoto500(b *testing.B) {
-	n, par := benchEnv("STRATA_BENCH_MACHINES", 500), benchEnv("STRATA_BENCH_PARALLEL", 20)
+	n, par := benchtest.Env("STRATA_BENCH_MACHINES", 500), benchtest.Env("STRATA_BENCH_PARALLEL", 20)
 	ctx := b.Context()
 	var viaProv, viaSDK time.Duration
 	for round := 0; b.Loop(); round++ {
@@ -75,7 +41,7 @@ func BenchmarkMoto500(b *testing.B) {
 		start = time.Now()
 		ids := make([]string, n)
 		stack := fmt.Sprintf("bench%d", round)
-		err := fanOut(n, par, func(i int) error {
+		err := benchtest.FanOut(n, par, func(i int) error {
 			in, err := p.Create(ctx, machine(stack, "p", i))
 			if err == nil {
 				_, err = p.Ready(ctx, in.ID)
@@ -84,7 +50,7 @@ func BenchmarkMoto500(b *testing.B) {
 			return err
 		})
 		if err == nil {
-			err = fanOut(n, par, func(i int) error { return p.Delete(ctx, ids[i]) })
+			err = benchtest.FanOut(n, par, func(i int) error { return p.Delete(ctx, ids[i]) })
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -101,7 +67,7 @@ func BenchmarkMoto500(b *testing.B) {
 // STRATA_BENCH_USERDATA names a file every instance carries as user-data
 // (the script passes a rendered bootstrap, so moto's work is the same).
 func BenchmarkDirectMoto(b *testing.B) {
-	n, par := benchEnv("STRATA_BENCH_MACHINES", 500), benchEnv("STRATA_BENCH_PARALLEL", 20)
+	n, par := benchtest.Env("STRATA_BENCH_MACHINES", 500), benchtest.Env("STRATA_BENCH_PARALLEL", 20)
 	var ud []byte
 	if f := os.Getenv("STRATA_BENCH_USERDATA"); f != "" {
 		var err error
@@ -132,7 +98,7 @@ func direct(ctx context.Context, w mototest.World, n, par int, ud0 []byte) error
 		ud = &enc
 	}
 	ids := make([]string, n)
-	err := fanOut(n, par, func(i int) error {
+	err := benchtest.FanOut(n, par, func(i int) error {
 		tags, _ := tagsOf(machine("direct", "p", i))
 		out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{
 			ImageId: &w.AMI, InstanceType: types.InstanceTypeT3Medium, MinCount: sdk.Int32(1), MaxCount: sdk.Int32(1),
@@ -152,7 +118,7 @@ func direct(ctx context.Context, w mototest.World, n, par int, ud0 []byte) error
 	if err != nil {
 		return err
 	}
-	return fanOut(n, par, func(i int) error {
+	return benchtest.FanOut(n, par, func(i int) error {
 		if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{ids[i]}}); err != nil {
 			return err
 		}

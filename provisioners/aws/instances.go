@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratastack/strata/internal/wait"
+
 	sdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -312,7 +314,7 @@ func poll(ctx context.Context, max time.Duration, f func() (bool, error)) error 
 		if done || err != nil {
 			return err
 		}
-		if err := sleep(ctx, delay); err != nil {
+		if err := wait.Sleep(ctx, delay); err != nil {
 			return err
 		}
 		delay = min(2*delay, max)

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stratastack/strata/internal/wait"
+
 	sdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -191,7 +193,7 @@ func (p *Provisioner) run(ctx context.Context, m provisioners.Machine, in *ec2.R
 			if lost++; lost >= maxLost || ctx.Err() != nil {
 				return provisioners.Instance{}, p.fail(ctx, err, "launch %s (the answer was lost; the next try looks for it first)", m.Name)
 			}
-			if err := sleep(ctx, time.Duration(lost)*200*time.Millisecond); err != nil {
+			if err := wait.Sleep(ctx, time.Duration(lost)*200*time.Millisecond); err != nil {
 				return provisioners.Instance{}, err
 			}
 			continue
@@ -266,15 +268,4 @@ func (p *Provisioner) settle(name string) {
 	p.uncertainMu.Lock()
 	defer p.uncertainMu.Unlock()
 	delete(p.uncertain, name)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratastack/strata/internal/wait"
+
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/stratastack/strata/provisioners"
 )
@@ -167,14 +169,7 @@ func retryAfter(ctx context.Context, resp *gophercloud.ErrUnexpectedResponseCode
 	if d > time.Minute {
 		return *resp // longer than worth holding a request: the engine retries later
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return wait.Sleep(ctx, d)
 }
 
 // backoffDelay reads a Retry-After value; without one the n-th retry

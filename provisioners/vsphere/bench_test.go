@@ -1,13 +1,10 @@
 package vsphere
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
+
+	"github.com/stratastack/strata/internal/benchtest"
 
 	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 	"github.com/vmware/govmomi/find"
@@ -19,39 +16,9 @@ import (
 // (acceptance/bench/vsphere500.sh sets STRATA_BENCH_MACHINES and
 // STRATA_BENCH_PARALLEL); the defaults keep a run short.
 var (
-	benchMachines = envInt("STRATA_BENCH_MACHINES", 100)
-	benchParallel = envInt("STRATA_BENCH_PARALLEL", 20)
+	benchMachines = benchtest.Env("STRATA_BENCH_MACHINES", 100)
+	benchParallel = benchtest.Env("STRATA_BENCH_PARALLEL", 20)
 )
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
-
-// fanOut runs f(0..n-1) with at most par running at once.
-func fanOut(n, par int, f func(i int) error) error {
-	var (
-		next atomic.Int64
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	for range min(n, par) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				if err := f(i); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
 
 // reportPerMachine adds the time per machine: one op is a whole batch.
 func reportPerMachine(b *testing.B) {
@@ -69,14 +36,14 @@ func BenchmarkCreateDelete(b *testing.B) {
 		round++
 		stack := fmt.Sprintf("bench%d", round)
 		ids := make([]string, benchMachines)
-		if err := fanOut(benchMachines, benchParallel, func(i int) error {
+		if err := benchtest.FanOut(benchMachines, benchParallel, func(i int) error {
 			in, err := p.Create(ctx, machine(stack, "w", i))
 			ids[i] = in.ID
 			return err
 		}); err != nil {
 			b.Fatal(err)
 		}
-		if err := fanOut(benchMachines, benchParallel, func(i int) error { return p.Delete(ctx, ids[i]) }); err != nil {
+		if err := benchtest.FanOut(benchMachines, benchParallel, func(i int) error { return p.Delete(ctx, ids[i]) }); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -123,7 +90,7 @@ func BenchmarkDirectCloneDestroy(b *testing.B) {
 	for b.Loop() {
 		round++
 		vms := make([]*object.VirtualMachine, benchMachines)
-		if err := fanOut(benchMachines, benchParallel, func(i int) error {
+		if err := benchtest.FanOut(benchMachines, benchParallel, func(i int) error {
 			m := machine(fmt.Sprintf("direct%d", round), "w", i)
 			ec, err := extraConfig(m)
 			if err != nil {
@@ -146,7 +113,7 @@ func BenchmarkDirectCloneDestroy(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
-		if err := fanOut(benchMachines, benchParallel, func(i int) error {
+		if err := benchtest.FanOut(benchMachines, benchParallel, func(i int) error {
 			if task, err := vms[i].PowerOff(ctx); err != nil || task.Wait(ctx) != nil {
 				return fmt.Errorf("power off %s: %v", vms[i].Reference().Value, err)
 			}
@@ -171,7 +138,7 @@ func BenchmarkList(b *testing.B) {
 	sim := startSim(b, vcsim.Options{})
 	p := open(b, sim, substrate())
 	ctx := b.Context()
-	if err := fanOut(listMachines, 50, func(i int) error {
+	if err := benchtest.FanOut(listMachines, 50, func(i int) error {
 		_, err := p.Create(ctx, machine(fmt.Sprintf("list%d", i%2), "w", i))
 		return err
 	}); err != nil {

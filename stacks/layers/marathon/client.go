@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratastack/strata/internal/wait"
+
 	"github.com/stratastack/strata/provisioners"
 )
 
@@ -159,7 +161,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if attempt >= c.attempts() {
 			return hdr, provisioners.Transient(err)
 		}
-		if err := sleep(ctx, pause); err != nil {
+		if err := wait.Sleep(ctx, pause); err != nil {
 			return nil, fmt.Errorf("%w (after: %w)", err, e)
 		}
 		pause = min(2*pause, c.maxBackoff())
@@ -223,18 +225,6 @@ func refusal(method, path string, status int, raw []byte) error {
 		}
 	}
 	return e
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // idPath is the resource path of an app or group id under /v2/KIND.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stratastack/strata/internal/wait"
+
 	"github.com/stratastack/strata/provisioners"
 )
 
@@ -78,7 +80,7 @@ func (c *Client) WaitDeployments(ctx context.Context, ids ...string) error {
 				return nil
 			}
 		}
-		if err := sleep(ctx, pause); err != nil {
+		if err := wait.Sleep(ctx, pause); err != nil {
 			return fmt.Errorf("marathon %s: waiting for deployments %s: %w", c.base, strings.Join(still, ", "), err)
 		}
 		pause = min(2*pause, c.maxBackoff())

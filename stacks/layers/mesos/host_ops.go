@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratastack/strata/internal/wait"
+
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks/layers"
 	"github.com/stratastack/strata/stacks/layers/marathon"
@@ -39,7 +41,7 @@ func (h *host) Wait(ctx context.Context, objs []layers.Object) error {
 		default:
 			waiting = now
 		}
-		if sleep(ctx, pause) != nil {
+		if wait.Sleep(ctx, pause) != nil {
 			return h.timedOut(ctx, waiting)
 		}
 		pause = min(2*pause, h.tm.maxPoll)
@@ -254,16 +256,4 @@ func (h *host) anyFailing(ctx context.Context, ids []string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
