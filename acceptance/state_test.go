@@ -195,7 +195,7 @@ func TestStateJanitor(t *testing.T) {
 	}
 	janitor := t.TempDir()
 	out, code := strataIn(t, janitor, env, "down", "-expired")
-	if code != 0 || !strings.Contains(out, "No expired stacks.") {
+	if code != 0 || !strings.Contains(out, "No expired stacks recorded.") {
 		t.Fatalf("janitor before the TTL ran out: exit %d\n%s", code, out)
 	}
 	time.Sleep(2500 * time.Millisecond)

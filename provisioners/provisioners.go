@@ -70,8 +70,12 @@ type Provisioner interface {
 	Ready(ctx context.Context, id string) (Instance, error)
 	Read(ctx context.Context, id string) (Instance, error)
 	Delete(ctx context.Context, id string) error
-	// List returns every machine that carries all of tags.
+	// List returns every machine that carries all of tags; with no tags,
+	// every machine carrying a strata:stack tag (a janitor's listing).
 	List(ctx context.Context, tags map[string]string) ([]Instance, error)
+	// Tag sets tags on a machine, adding keys it lacks and replacing the
+	// values of keys it has (a TTL extended re-tags strata:expires).
+	Tag(ctx context.Context, id string, tags map[string]string) error
 }
 
 // transient marks an error worth retrying (throttling, a busy server, a

@@ -27,9 +27,11 @@ Commands:
   validate PATH [-var k=v]... [-var-file F]...          check a stack; exit 1 with diagnostics
   plan PATH [-var k=v]... [-var-file F]... [-json]      what the stack would make
   render PATH -node POOL/INDEX | -layer KIND.NAME[/ROLE] the bootstrap of one machine, or a hosted layer's objects
+  graph PATH [-o F.svg|F.png|F.dot] [-state URL|DIR]    the stack as a picture: DOT on stdout (| dot -Tsvg), SVG/PNG
+                                                        through Graphviz's dot; -state colours what a record says exists
   up PATH [-var k=v]... [-parallelism N] [-ttl 2h]      bring the stack up (or in line with its file)
-  down PATH | down -expired                             remove the stack's machines / every expired stack
-  status [PATH]                                         the stack's machines as the substrate reports them / every recorded stack
+  down PATH | down -expired [PATH]                      remove the stack's machines / every expired stack: recorded, and on PATH's substrates
+  status [PATH] | status -all PATH                      the stack's machines / every recorded stack / every stack on PATH's substrates
   state migrate -from A -to B                           copy every recorded stack and its seed between backends
   version                                               this build's version, commit, Go version and platform
   sim vsphere [-listen ADDR]                            run a vSphere simulator with a template, for trying strata locally
@@ -102,6 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "plan: print one JSON document")
 	node := fs.String("node", "", "render: the machine POOL/INDEX")
 	layer := fs.String("layer", "", "render: a hosted layer KIND.NAME, or one role KIND.NAME/ROLE")
+	output := fs.String("o", "", "graph: write FILE (.svg, .png or .dot, by its extension) instead of DOT on stdout")
 	stateDir := fs.String("state-dir", ".strata", "where per-stack state and secret seeds are kept (the default backend)")
 	stateURL := fs.String("state", os.Getenv("STRATA_STATE"), "the state backend: a folder, or postgres://USER@HOST/DB (default $STRATA_STATE; seeds sealed with $STRATA_STATE_KEY)")
 	lockTimeout := fs.Duration("lock-timeout", 5*time.Minute, "up/down: how long to wait for another run's lock on the stack")
@@ -109,7 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	to := fs.String("to", "", "state migrate: the backend to copy to")
 	parallelism := fs.Int64("parallelism", engine.DefaultParallelism, "up/down: concurrent calls per substrate (at least 1)")
 	ttl := fs.Duration("ttl", 0, "up: the stack expires after this long (status reports it, down -expired removes it)")
-	expired := fs.Bool("expired", false, "down: remove every stack whose TTL ran out")
+	expired := fs.Bool("expired", false, "down: remove every stack whose TTL ran out: recorded ones, then those PATH's substrates hold (found by their tags)")
+	all := fs.Bool("all", false, "status: every stack that PATH's substrates hold, found by their tags, with its expiry and author")
 	listen := fs.String("listen", "127.0.0.1:0", "sim: address to serve on")
 	simStack := fs.String("stack", "", "sim kubernetes: the stack whose CA the cluster serves")
 	simLayer := fs.String("layer-name", "", "sim kubernetes: the kubernetes layer of that stack")
@@ -154,7 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := cli.Stack{Path: path, Vars: vars, VarFiles: varFiles}
 	env, problems := kinds.Environment(os.Getenv)
 	apply := cli.ApplyArgs{
-		State: st, Parallelism: int(*parallelism), TTL: *ttl, Expired: *expired,
+		State: st, Parallelism: int(*parallelism), TTL: *ttl, Expired: *expired, All: *all,
 		Env: env, Live: isTerminal(stderr),
 	}
 	if cmd == "up" || cmd == "down" || cmd == "status" {
@@ -178,6 +182,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Plan(ctx, a, *asJSON, kinds, out)
 	case "render":
 		return cli.Render(ctx, a, cli.RenderArgs{Node: *node, Layer: *layer, State: st}, kinds, out)
+	case "graph":
+		// Colour by a record only when a backend is named (-state or
+		// STRATA_STATE), as the picture of a file alone is the common case.
+		return cli.Graph(ctx, a, cli.GraphArgs{Output: *output, Colour: *stateURL != "", State: st}, kinds, out)
 	}
 	fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", cmd, usage(kinds))
 	return cli.Usage

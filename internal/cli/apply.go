@@ -25,6 +25,7 @@ type ApplyArgs struct {
 	Parallelism int
 	TTL         time.Duration // up: 0 keeps the recorded TTL (none by default)
 	Expired     bool          // down: remove every expired stack recorded
+	All         bool          // status: every stack on PATH's substrates
 	// Env holds each substrate kind's settings, resolved from the
 	// environment (stacks.Kinds.Environment).
 	Env map[string]provisioners.Env
@@ -102,6 +103,7 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 		fmt.Fprintf(io.Err, "Error: saving state: %v\n", err)
 		return Invalid
 	}
+	p.Mark = provisioners.Mark{Expires: rec.Expires(), CreatedBy: args.State.Holder.Author()}
 	prog := newProgress(io, args.Live, "up", len(p.Machines))
 	e := engine.New(args.opener(kinds), engine.Options{Parallelism: args.Parallelism, Report: prog.event})
 	res, applyErr := e.Apply(ctx, p, seed)
@@ -142,11 +144,22 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 }
 
 // Down removes a stack's machines (every machine with its tag), or with
-// Expired every stack in the state folder whose TTL ran out.
+// Expired every recorded stack whose TTL ran out and then, given a PATH,
+// every expired stack that the substrates of PATH hold (Sweep).
 func Down(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
 	if !args.Expired {
 		return downOne(ctx, a, args, kinds, io)
 	}
+	code := downRecorded(ctx, args, kinds, io)
+	if a.Path != "" {
+		code = max(code, Sweep(ctx, a, args, kinds, io, true))
+	}
+	return code
+}
+
+// downRecorded takes down every recorded stack whose TTL ran out, from its
+// record: hosted objects too, which the recorded seed reaches.
+func downRecorded(ctx context.Context, args ApplyArgs, kinds stacks.Kinds, io IO) int {
 	b, err := args.State.open(ctx)
 	if err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
@@ -177,7 +190,7 @@ func Down(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io I
 		cleanup()
 	}
 	if n == 0 {
-		fmt.Fprintln(io.Out, "No expired stacks.")
+		fmt.Fprintln(io.Out, "No expired stacks recorded.")
 	}
 	return code
 }
@@ -222,6 +235,13 @@ func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io
 		return Invalid
 	}
 	defer b.Close()
+	if args.All {
+		if a.Path == "" {
+			fmt.Fprintln(io.Err, "Error: status -all takes a PATH: a stack file or a janitor file whose substrate blocks name where to look")
+			return Invalid
+		}
+		return Sweep(ctx, a, args, kinds, io, false)
+	}
 	if a.Path == "" {
 		all, err := b.All(ctx)
 		if err != nil {

@@ -75,6 +75,7 @@ const (
 	ActionRetry  = "retry"  // after a transient error
 	ActionWait   = "wait"   // for a layer to answer
 	ActionSubmit = "submit" // a hosted role's objects to its host layer
+	ActionTag    = "tag"    // a machine's expiry, when the TTL changed
 )
 
 // Event is one thing that happened to a machine or a hosted role.
@@ -291,15 +292,25 @@ func (e *Engine) await(parent context.Context, key string, try func(context.Cont
 
 func stackTags(name string) map[string]string { return map[string]string{provisioners.TagStack: name} }
 
-// existing lists what each substrate holds for the stack.
+// existing lists what each substrate holds for the stack, by name.
 func (e *Engine) existing(ctx context.Context, stack string, subs map[string]*substrate) (map[string][]instance, error) {
-	var mu sync.Mutex
+	list, err := e.list(ctx, subs, stackTags(stack))
 	found := map[string][]instance{}
+	for _, in := range list {
+		found[in.Name] = append(found[in.Name], in)
+	}
+	return found, err
+}
+
+// list lists the machines carrying tags on every substrate, in parallel.
+func (e *Engine) list(ctx context.Context, subs map[string]*substrate, tags map[string]string) ([]instance, error) {
+	var mu sync.Mutex
+	var found []instance
 	err := each(ctx, sortedKeys(subs), func(ctx context.Context, key string) error {
 		var list []provisioners.Instance
 		err := e.retry(ctx, "list "+key, func() error {
 			var err error
-			list, err = subs[key].prov.List(ctx, stackTags(stack))
+			list, err = subs[key].prov.List(ctx, tags)
 			return err
 		})
 		if err != nil {
@@ -308,7 +319,7 @@ func (e *Engine) existing(ctx context.Context, stack string, subs map[string]*su
 		mu.Lock()
 		defer mu.Unlock()
 		for _, in := range list {
-			found[in.Name] = append(found[in.Name], instance{Instance: in, substrate: key})
+			found = append(found, instance{Instance: in, substrate: key})
 		}
 		return nil
 	})
@@ -470,7 +481,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 	for _, m := range p.Machines {
 		want[m.Name] = m
 	}
-	var doomed []instance
+	var doomed, kept []instance
 	for _, name := range sortedKeys(w.found) {
 		ins := w.found[name]
 		sort.SliceStable(ins, func(i, j int) bool { return rank(ins[i].State) < rank(ins[j].State) })
@@ -481,7 +492,11 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, sec layers.Secrets) (*
 				continue
 			}
 			st.adopt(m, in.Instance)
+			kept = append(kept, in)
 		}
+	}
+	if err := e.retag(ctx, subs, kept, p.Mark); err != nil {
+		return st.result(res, p), err
 	}
 	// A host that stays in the stack but did not answer the survey is
 	// waited for: what it holds of roles no longer planned there goes now,
@@ -721,7 +736,7 @@ func (e *Engine) create(ctx context.Context, p *plan.Plan, sec layers.Secrets, s
 			pool := pools[m.Pool]
 			in, err := e.call(ctx, sub, "create "+m.Name, func() (provisioners.Instance, error) {
 				return sub.prov.Create(ctx, provisioners.Machine{
-					Name: m.Name, Tags: m.Tags, CPUs: m.CPUs, MemoryMB: m.MemoryMB, DiskGB: m.DiskGB,
+					Name: m.Name, Tags: markTags(m.Tags, p.Mark), CPUs: m.CPUs, MemoryMB: m.MemoryMB, DiskGB: m.DiskGB,
 					Substrate: sub.block.Settings, Pool: pool.Settings, UserData: userData, Group: m.Group,
 				})
 			})
@@ -740,6 +755,40 @@ func (e *Engine) create(ctx context.Context, p *plan.Plan, sec layers.Secrets, s
 		}
 		st.adopt(m, in)
 		e.report(Event{Action: ActionReady, Machine: m.Name})
+		return nil
+	})
+}
+
+// markTags are a machine's tags with the run's mark.
+func markTags(tags map[string]string, mk provisioners.Mark) map[string]string {
+	out := mk.Tags()
+	maps.Copy(out, tags)
+	return out
+}
+
+// retag brings the expiry of machines made by earlier runs in line with
+// the run's mark (a TTL extended), so a janitor reading the substrates
+// sees the new one. Who made a machine stays as it was.
+func (e *Engine) retag(ctx context.Context, subs map[string]*substrate, ins []instance, mk provisioners.Mark) error {
+	want, ok := mk.Tags()[provisioners.TagExpires]
+	if !ok {
+		return nil
+	}
+	var stale []instance
+	for _, in := range ins {
+		if in.Tags[provisioners.TagExpires] != want {
+			stale = append(stale, in)
+		}
+	}
+	return each(ctx, stale, func(ctx context.Context, in instance) error {
+		sub := subs[in.substrate]
+		_, err := e.call(ctx, sub, "tag "+in.Name, func() (provisioners.Instance, error) {
+			return provisioners.Instance{}, sub.prov.Tag(ctx, in.ID, map[string]string{provisioners.TagExpires: want})
+		})
+		if err != nil {
+			return fmt.Errorf("re-tagging %s (%s) on %s with its new expiry: %w", in.Name, in.ID, in.substrate, err)
+		}
+		e.report(Event{Action: ActionTag, Machine: in.Name})
 		return nil
 	})
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stratastack/strata/internal/secrets"
@@ -34,6 +35,16 @@ type Backend interface {
 type Holder struct {
 	Who string `json:"who"`
 	Job string `json:"job,omitempty"`
+}
+
+// Author is who a run's machines say made them (strata:created-by): the
+// CI job, else user@host.
+func (h Holder) Author() string {
+	if h.Job != "" {
+		return h.Job
+	}
+	who, _, _ := strings.Cut(h.Who, " pid ")
+	return who
 }
 
 func (h Holder) String() string {

@@ -320,3 +320,16 @@ func poll(ctx context.Context, max time.Duration, f func() (bool, error)) error 
 		delay = min(2*delay, max)
 	}
 }
+
+// Tag sets tags on an instance: CreateTags replaces the values of keys it
+// has.
+func (p *Provisioner) Tag(ctx context.Context, id string, tags map[string]string) error {
+	in := &ec2.CreateTagsInput{Resources: []string{id}}
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		in.Tags = append(in.Tags, types.Tag{Key: sdk.String(k), Value: sdk.String(tags[k])})
+	}
+	if _, err := p.ec2.CreateTags(ctx, in); err != nil {
+		return p.fail(ctx, err, "tag instance %s", id)
+	}
+	return nil
+}

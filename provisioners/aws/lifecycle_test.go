@@ -63,6 +63,17 @@ func TestLifecycle(t *testing.T) {
 	if other, _ := p.List(ctx, map[string]string{provisioners.TagStack: "other"}); len(other) != 0 {
 		t.Errorf("List of another stack = %+v", other)
 	}
+	// A TTL extended re-tags: the new expiry replaces the old, the rest stays.
+	if err := p.Tag(ctx, got[0].ID, map[string]string{provisioners.TagExpires: "2031-01-02T03:04:05Z"}); err != nil {
+		t.Fatalf("Tag: %v", err)
+	}
+	if err := p.Tag(ctx, got[0].ID, map[string]string{provisioners.TagExpires: "2031-02-03T04:05:06Z"}); err != nil {
+		t.Fatalf("Tag: %v", err)
+	}
+	if in, err := p.Read(ctx, got[0].ID); err != nil || in.Tags[provisioners.TagExpires] != "2031-02-03T04:05:06Z" || in.Tags[provisioners.TagStack] != "life" {
+		t.Errorf("after Tag, Read = %+v, %v", in, err)
+	}
+
 
 	for name, id := range ids {
 		if err := p.Delete(ctx, id); err != nil {

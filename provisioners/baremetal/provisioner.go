@@ -373,7 +373,8 @@ func (p *Provisioner) notReady(ctx context.Context, id string, start time.Time, 
 	return errors.New(msg)
 }
 
-// List returns the registered machines that carry all of tags.
+// List returns the registered machines that carry all of tags (with no
+// tags, those a stack holds: registered with a strata:stack tag).
 func (p *Provisioner) List(ctx context.Context, tags map[string]string) ([]provisioners.Instance, error) {
 	vs, err := p.server.Machines(ctx, tags)
 	if err != nil {
@@ -381,9 +382,19 @@ func (p *Provisioner) List(ctx context.Context, tags map[string]string) ([]provi
 	}
 	out := make([]provisioners.Instance, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, instance(v))
+		if v.Tags[provisioners.TagStack] != "" {
+			out = append(out, instance(v))
+		}
 	}
 	return out, nil
+}
+
+// Tag merges tags into a registered machine's.
+func (p *Provisioner) Tag(ctx context.Context, id string, tags map[string]string) error {
+	if _, err := p.server.Tag(ctx, id, tags); err != nil {
+		return fmt.Errorf("baremetal: tagging machine %s: %w", id, err)
+	}
+	return nil
 }
 
 // Delete powers the machine off and deregisters it and its profile. A

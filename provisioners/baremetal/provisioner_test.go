@@ -366,6 +366,17 @@ func TestCreateReadyListDelete(t *testing.T) {
 	if !slices.Equal(got, ids) {
 		t.Fatalf("List = %v, want %v", got, ids)
 	}
+	// A TTL extended re-tags: the new expiry replaces the old, the rest stays.
+	if err := p.Tag(ctx, ids[0], map[string]string{provisioners.TagExpires: "2031-01-02T03:04:05Z"}); err != nil {
+		t.Fatalf("Tag: %v", err)
+	}
+	if err := p.Tag(ctx, ids[0], map[string]string{provisioners.TagExpires: "2031-02-03T04:05:06Z"}); err != nil {
+		t.Fatalf("Tag: %v", err)
+	}
+	if in, err := p.Read(ctx, ids[0]); err != nil || in.Tags[provisioners.TagExpires] != "2031-02-03T04:05:06Z" || in.Tags[provisioners.TagStack] != "mesos" {
+		t.Errorf("after Tag, Read = %+v, %v", in, err)
+	}
+
 
 	for i, id := range ids {
 		if err := p.Delete(ctx, id); err != nil {

@@ -197,7 +197,7 @@ func (s *Substrate) List(ctx context.Context, tags map[string]string) ([]provisi
 	defer s.mu.Unlock()
 	var out []provisioners.Instance
 	for _, in := range s.vms {
-		match := true
+		match := in.Tags[provisioners.TagStack] != ""
 		for k, v := range tags {
 			match = match && in.Tags[k] == v
 		}
@@ -207,6 +207,21 @@ func (s *Substrate) List(ctx context.Context, tags map[string]string) ([]provisi
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// Tag merges tags into a machine's.
+func (s *Substrate) Tag(ctx context.Context, id string, tags map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.vms[id]
+	if !ok {
+		return fmt.Errorf("fakesub: no machine %s", id)
+	}
+	in.Tags = maps.Clone(in.Tags)
+	maps.Copy(in.Tags, tags)
+	s.vms[id] = in
+	s.events = append(s.events, "tag "+in.Name)
+	return nil
 }
 
 // Names lists the names of the machines that exist, sorted; a name held

@@ -244,6 +244,17 @@ func TestLiveLifecycle(t *testing.T) {
 		}
 	}
 
+	// A TTL extended re-tags: the new expiry replaces the old, the rest stays.
+	if err := p.Tag(ctx, made[0].ID, map[string]string{provisioners.TagExpires: "2031-01-02T03:04:05Z"}); err != nil {
+		t.Fatalf("Tag: %v", err)
+	}
+	if err := p.Tag(ctx, made[0].ID, map[string]string{provisioners.TagExpires: "2031-02-03T04:05:06Z"}); err != nil {
+		t.Fatalf("Tag: %v", err)
+	}
+	if in, err := p.Read(ctx, made[0].ID); err != nil || in.Tags[provisioners.TagExpires] != "2031-02-03T04:05:06Z" || in.Tags[provisioners.TagStack] != stack {
+		t.Errorf("after Tag, Read = %+v, %v", in, err)
+	}
+
 	start = time.Now()
 	if err := parallel(len(made), func(i int) error { return p.Delete(ctx, made[i].ID) }); err != nil {
 		t.Fatal(err)

@@ -489,3 +489,16 @@ func addresses(s servers.Server) []string {
 	}
 	return out
 }
+
+// Tag sets tags as server metadata: Nova's metadata update merges, keeping
+// the keys it is not given.
+func (p *Provisioner) Tag(ctx context.Context, id string, tags map[string]string) error {
+	md, err := metadata(tags)
+	if err != nil {
+		return err
+	}
+	if _, err := servers.UpdateMetadata(ctx, p.compute, id, servers.MetadataOpts(md)).Extract(); err != nil {
+		return fail(err, "tag server %s in %s", id, p.where)
+	}
+	return nil
+}

@@ -61,12 +61,19 @@ func extraConfig(m provisioners.Machine) ([]types.BaseOptionValue, error) {
 			&types.OptionValue{Key: "guestinfo.userdata", Value: b64(m.UserData)},
 			&types.OptionValue{Key: "guestinfo.userdata.encoding", Value: "base64"})
 	}
-	for _, tag := range slices.Sorted(maps.Keys(m.Tags)) {
+	tagged, err := tagOptions(m.Tags)
+	return append(ec, tagged...), err
+}
+
+// tagOptions are the ExtraConfig values that hold tags.
+func tagOptions(tags map[string]string) ([]types.BaseOptionValue, error) {
+	var ec []types.BaseOptionValue
+	for _, tag := range slices.Sorted(maps.Keys(tags)) {
 		key, err := tagKey(tag)
 		if err != nil {
 			return nil, err
 		}
-		ec = append(ec, &types.OptionValue{Key: key, Value: m.Tags[tag]})
+		ec = append(ec, &types.OptionValue{Key: key, Value: tags[tag]})
 	}
 	return ec, nil
 }

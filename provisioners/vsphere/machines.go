@@ -269,3 +269,22 @@ func (p *Provisioner) List(ctx context.Context, tags map[string]string) ([]provi
 func vmRef(id string) types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: "VirtualMachine", Value: id}
 }
+
+// Tag sets tags in the VM's ExtraConfig (a reconfigure replaces the keys
+// it is given and keeps the rest) and in custom attributes where vCenter
+// has them.
+func (p *Provisioner) Tag(ctx context.Context, id string, tags map[string]string) error {
+	ec, err := tagOptions(tags)
+	if err != nil {
+		return err
+	}
+	task, err := object.NewVirtualMachine(p.client, vmRef(id)).Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: ec})
+	if err == nil {
+		_, err = p.waitTask(ctx, task.Reference())
+	}
+	if err != nil {
+		return fail(err, "tag VM %s", id)
+	}
+	p.setCustomAttributes(ctx, vmRef(id), tags)
+	return nil
+}

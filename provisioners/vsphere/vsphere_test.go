@@ -216,6 +216,17 @@ func TestLifecycle(t *testing.T) {
 	if !slices.Equal(ids(listed), ids(made)) {
 		t.Errorf("List = %v, want %v", ids(listed), ids(made))
 	}
+	// A TTL extended re-tags: the new expiry replaces the old, the rest stays.
+	if err := p.Tag(ctx, made[0].ID, map[string]string{provisioners.TagExpires: "2031-01-02T03:04:05Z"}); err != nil {
+		t.Fatalf("Tag: %v", err)
+	}
+	if err := p.Tag(ctx, made[0].ID, map[string]string{provisioners.TagExpires: "2031-02-03T04:05:06Z"}); err != nil {
+		t.Fatalf("Tag: %v", err)
+	}
+	if in, err := p.Read(ctx, made[0].ID); err != nil || in.Tags[provisioners.TagExpires] != "2031-02-03T04:05:06Z" || in.Tags[provisioners.TagStack] != "lab" {
+		t.Errorf("after Tag, Read = %+v, %v", in, err)
+	}
+
 	for _, in := range listed {
 		if in.Tags["strata:role"] != "worker" || in.State != provisioners.StatePending && in.State != provisioners.StateRunning {
 			t.Errorf("listed %+v", in)

@@ -1,6 +1,10 @@
 package layers
 
-import "context"
+import (
+	"context"
+	"strings"
+	"unicode"
+)
 
 // Labels every object of a hosted role carries (Kubernetes labels,
 // Marathon app labels), so that a host lists a stack's objects by them:
@@ -10,6 +14,11 @@ const (
 	LabelStack = "stratastack.io/stack"
 	LabelLayer = "stratastack.io/layer" // KIND.NAME, as machines' strata:layer
 	LabelRole  = "stratastack.io/role"
+	// LabelExpires and LabelCreatedBy carry the run's Mark: label values
+	// allow neither an RFC 3339 time nor a URL, so MarkLabels words both
+	// in what they allow.
+	LabelExpires   = "stratastack.io/expires"
+	LabelCreatedBy = "stratastack.io/created-by"
 )
 
 // Labels are the labels of the objects of the layer's role; with role ""
@@ -18,6 +27,27 @@ func (c Cluster) Labels(role string) map[string]string {
 	l := map[string]string{LabelStack: c.Stack, LabelLayer: c.Key()}
 	if role != "" {
 		l[LabelRole] = role
+	}
+	return l
+}
+
+// MarkLabels are the Mark as labels: the expiry as 20261207T085626Z, the
+// author with every character a label value cannot hold made "_" and cut
+// to the 63 characters a value may have.
+func (c Cluster) MarkLabels() map[string]string {
+	l := map[string]string{}
+	if !c.Mark.Expires.IsZero() {
+		l[LabelExpires] = c.Mark.Expires.UTC().Format("20060102T150405Z")
+	}
+	by := strings.TrimPrefix(strings.TrimPrefix(c.Mark.CreatedBy, "https://"), "http://")
+	by = strings.Map(func(r rune) rune {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.') {
+			return r
+		}
+		return '_'
+	}, by)
+	if by = strings.Trim(by[:min(len(by), 63)], "_-."); by != "" {
+		l[LabelCreatedBy] = by
 	}
 	return l
 }

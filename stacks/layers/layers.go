@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/stratastack/strata/provisioners"
+
 	"github.com/stratastack/strata/stacks/schema"
 )
 
@@ -108,6 +110,9 @@ type Cluster struct {
 	// Placements says where each role is placed: Pool or a host layer kind.
 	Placements map[string]string
 	Secrets    Secrets
+	// Mark is the run's expiry and author, for hosts to label objects
+	// with (MarkLabels) where a label change restarts nothing.
+	Mark provisioners.Mark
 }
 
 // Key is the layer's "KIND.NAME".

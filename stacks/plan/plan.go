@@ -17,6 +17,9 @@ type Plan struct {
 	Hosted   []Hosted  `json:"hosted"`
 	Layers   []Layer   `json:"layers"`
 	Steps    []Step    `json:"steps"`
+	// Mark is this run's expiry and author, which every machine and
+	// hosted object carries; the caller sets it (it is not in the file).
+	Mark provisioners.Mark `json:"-"`
 
 	stack *stacks.Stack
 	kinds stacks.Kinds
@@ -136,7 +139,8 @@ func Name(stack, pool string, index int) string {
 }
 
 func machine(stack string, pool *stacks.Pool, idx int, layer, role string, roleIdx int) Machine {
-	tags := map[string]string{provisioners.TagStack: stack, provisioners.TagPool: pool.Name, provisioners.TagIndex: strconv.Itoa(idx)}
+	tags := map[string]string{provisioners.TagStack: stack, provisioners.TagPool: pool.Name, provisioners.TagIndex: strconv.Itoa(idx),
+		provisioners.TagOn: pool.Substrate.String()}
 	if role != "" {
 		tags[provisioners.TagLayer], tags[provisioners.TagRole] = layer, role
 	}

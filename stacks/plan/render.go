@@ -22,7 +22,7 @@ func (p *Plan) Cluster(key string, sec layers.Secrets, known Addresses) (layers.
 		return layers.Cluster{}, fmt.Errorf("the stack has no layer %q", key)
 	}
 	c := layers.Cluster{
-		Stack: p.Stack, Kind: l.Kind, Name: l.Name, Version: l.Version, Settings: l.Settings, Secrets: sec,
+		Stack: p.Stack, Kind: l.Kind, Name: l.Name, Version: l.Version, Settings: l.Settings, Secrets: sec, Mark: p.Mark,
 		Members: map[string][]layers.Member{}, Placements: map[string]string{},
 	}
 	for _, r := range l.Roles {

@@ -94,6 +94,12 @@ type MachineView struct {
 	PhoneHome *PhoneHome        `json:"phone_home,omitempty"`
 }
 
+// TagsRequest is the body of PATCH /api/v1/machines/{name}: tags to set,
+// merged into the machine's (a value replaces the key's).
+type TagsRequest struct {
+	Tags map[string]string `json:"tags"`
+}
+
 // MachineRequest is the body of POST /api/v1/machines.
 type MachineRequest struct {
 	Name    string            `json:"name"`

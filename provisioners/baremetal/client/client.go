@@ -89,6 +89,13 @@ func (c *Client) Machines(ctx context.Context, tags map[string]string) ([]api.Ma
 	return vs, err
 }
 
+// Tag merges tags into machine name's (PATCH /api/v1/machines/{name}).
+func (c *Client) Tag(ctx context.Context, name string, tags map[string]string) (api.MachineView, error) {
+	var v api.MachineView
+	err := c.call(ctx, http.MethodPatch, "machines/"+url.PathEscape(name), api.TagsRequest{Tags: tags}, &v)
+	return v, err
+}
+
 // Deregister removes machine name from the boot server.
 func (c *Client) Deregister(ctx context.Context, name string) error {
 	return c.call(ctx, http.MethodDelete, "machines/"+url.PathEscape(name), nil, nil)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"net/url"
 	"time"
@@ -283,6 +284,17 @@ func (s *Store) SetState(ctx context.Context, name string, st State) (Machine, e
 			m.PhoneHome = nil // a new boot: the last report is stale
 		}
 		m.transition(st, now)
+	})
+}
+
+// SetTags merges tags into the machine's: a TTL extended re-tags the
+// machines a stack already has.
+func (s *Store) SetTags(ctx context.Context, name string, tags map[string]string) (Machine, error) {
+	return s.changeMachine(ctx, name, func(m *Machine, _ time.Time) {
+		if m.Tags == nil {
+			m.Tags = map[string]string{}
+		}
+		maps.Copy(m.Tags, tags)
 	})
 }
 

@@ -276,8 +276,23 @@ func (h *Handler) apiMachine(w http.ResponseWriter, r *http.Request) {
 		}
 		h.log.Info("machine deleted", "machine", name)
 		w.WriteHeader(http.StatusNoContent)
+	case http.MethodPatch:
+		var req api.TagsRequest
+		if !decodeJSON(w, r, &req) {
+			return
+		}
+		if len(req.Tags) == 0 {
+			apiError(w, http.StatusBadRequest, "PATCH takes {\"tags\": {KEY: VALUE, ...}} with at least one tag", "tags")
+			return
+		}
+		m, err := h.store.SetTags(r.Context(), name, req.Tags)
+		if err != nil {
+			h.storeError(w, err, "")
+			return
+		}
+		writeJSON(w, http.StatusOK, h.viewMachine(m))
 	default:
-		methodNotAllowed(w, r, "GET", "DELETE")
+		methodNotAllowed(w, r, "GET", "DELETE", "PATCH")
 	}
 }
 

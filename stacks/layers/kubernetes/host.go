@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -72,7 +73,7 @@ func (l *Layer) Host(ctx context.Context, c layers.Cluster) (layers.Host, error)
 		return nil, err
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(kdiscovery.NewDiscoveryClient(cs.RESTClient())))
-	return &host{cs: cs, dyn: dyn, mapper: mapper, endpoint: s.endpoint, poll: 500 * time.Millisecond}, nil
+	return &host{cs: cs, dyn: dyn, mapper: mapper, endpoint: s.endpoint, poll: 500 * time.Millisecond, marks: c.MarkLabels()}, nil
 }
 
 // adminConfig is a client of the API server at endpoint as Strata's admin.
@@ -145,6 +146,9 @@ type host struct {
 	mapper   meta.ResettableRESTMapper
 	endpoint string
 	poll     time.Duration
+	// marks label every object's own metadata, never a selector or a pod
+	// template: a TTL extended re-labels without restarting a pod.
+	marks map[string]string
 }
 
 // decode turns a rendered object into the unstructured form the dynamic
@@ -180,6 +184,14 @@ func (h *host) Submit(ctx context.Context, objs []layers.Object) error {
 		u, gvr, namespaced, err := h.decode(o)
 		if err != nil {
 			return err
+		}
+		if len(h.marks) > 0 {
+			l := u.GetLabels()
+			if l == nil {
+				l = map[string]string{}
+			}
+			maps.Copy(l, h.marks)
+			u.SetLabels(l)
 		}
 		_, err = h.resource(gvr, namespaced, u.GetNamespace()).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: fieldManager})
 		if err != nil {
