@@ -122,7 +122,9 @@ func TestSweep(t *testing.T) {
 			order = append(order, strings.TrimSuffix(name, "-0"))
 		}
 	}
-	pos := func(n string) int { return slices.IndexFunc(order, func(o string) bool { return strings.HasPrefix(o, n) }) }
+	pos := func(n string) int {
+		return slices.IndexFunc(order, func(o string) bool { return strings.HasPrefix(o, n) })
+	}
 	if !(pos("pod") < pos("vm") && pos("pod") < pos("node") && pos("vm") < pos("infra") && pos("node") < pos("infra")) {
 		t.Errorf("delete order %v: want pod, then vm and node, then infra", order)
 	}

@@ -74,7 +74,6 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("after Tag, Read = %+v, %v", in, err)
 	}
 
-
 	for name, id := range ids {
 		if err := p.Delete(ctx, id); err != nil {
 			t.Fatalf("Delete %s: %v", name, err)

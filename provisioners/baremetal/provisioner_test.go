@@ -377,7 +377,6 @@ func TestCreateReadyListDelete(t *testing.T) {
 		t.Errorf("after Tag, Read = %+v, %v", in, err)
 	}
 
-
 	for i, id := range ids {
 		if err := p.Delete(ctx, id); err != nil {
 			t.Fatal(err)
