@@ -37,7 +37,8 @@ install:
 release:
 	$(GO) run ./cmd/release -out dist -mirror mirror
 
-# deps installs what the tests call out to: Debian's cloud-init, whose
+# deps installs what the tests call out to: Debian's chromium (the boot
+# server's status page is tested in it, driven by chromedp), cloud-init, whose
 # `cloud-init schema` validates every rendered cloud-config, openssl (it
 # judges the Kubernetes CA and admin certificate Strata makes), and the TFTP
 # clients (tftp-hpa, atftp, curl) and the BMC simulator (openipmi, ipmitool)
@@ -51,6 +52,7 @@ deps:
 	  echo "terraform (>= 1.11) is needed on PATH for the provider tests and make demo"; exit 1; }
 	@bash acceptance/install-missing.sh cloud-init:cloud-init openssl:openssl tftp:tftp-hpa atftp:atftp curl:curl \
 	  ipmi_sim:openipmi ipmitool:ipmitool gpg:gnupg /usr/lib/postgresql/15/bin/initdb:postgresql
+	@bash acceptance/install-missing.sh chromium:chromium
 	@command -v moto_server >/dev/null 2>&1 || { \
 	  echo "moto_server (moto 5.2.x, the EC2 endpoint the AWS tests run against) is needed on PATH: pip install 'moto[server]==5.2.1' where PyPI is reachable (this machine image ships it)"; exit 1; }
 
@@ -90,7 +92,7 @@ fuzz:
 # Kubernetes tests start their own control planes from kube-deps' binaries.
 test: deps lab-deps kube-deps lint
 	bash acceptance/openstack/up.sh
-	@status=0; STRATA_REQUIRE_OPENSTACK=1 STRATA_REQUIRE_KUBE=1 STRATA_REQUIRE_AWS=1 STRATA_REQUIRE_POSTGRES=1 STRATA_RELEASE_PLATFORMS=all $(MAKE) --no-print-directory unit fuzz || status=$$?; \
+	@status=0; STRATA_REQUIRE_OPENSTACK=1 STRATA_REQUIRE_KUBE=1 STRATA_REQUIRE_AWS=1 STRATA_REQUIRE_POSTGRES=1 STRATA_REQUIRE_CHROMIUM=1 STRATA_RELEASE_PLATFORMS=all $(MAKE) --no-print-directory unit fuzz || status=$$?; \
 	  [ -n "$(KEEP_OPENSTACK)" ] || bash acceptance/openstack/down.sh; exit $$status
 
 # bench-deps installs what the benchmarks compare against and load with:
@@ -151,6 +153,7 @@ tour: build
 docs:
 	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestDocsCurrent$$' ./provider/
 	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestKindsDoc$$' ./internal/catalog/
+	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestPageInBrowser$$' ./provisioners/baremetal/web/
 
 clean:
 	rm -rf $(BIN)

@@ -325,6 +325,6 @@ func checkLab(t *testing.T, l *testLab, r *restarter, path string, seed *secrets
 				return fmt.Errorf("%s: its BMC says %q (%v), want on", v.Name, p, err)
 			}
 		}
-		return nil
+		return l.checkStatusPage([]string{"metal-nodes-0", "metal-nodes-1", "metal-nodes-2"})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stratastack/strata/provisioners/baremetal/boot"
 	"github.com/stratastack/strata/provisioners/baremetal/dhcp"
 	"github.com/stratastack/strata/provisioners/baremetal/tftp"
+	"github.com/stratastack/strata/provisioners/baremetal/web"
 )
 
 // bootCmd parses `strata boot serve` flags; the API token comes from
@@ -43,6 +44,7 @@ func bootCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	router := fs.String("dhcp-router", "", "full mode: default gateway")
 	dns := fs.String("dhcp-dns", "", "full mode: comma-separated DNS servers")
 	lease := fs.Duration("dhcp-lease", time.Hour, "full mode: lease time")
+	stuckAfter := fs.Duration("stuck-after", web.DefaultStuckAfter, "the status page (GET /) marks a machine stuck after this long without a boot step")
 	raPrefix := fs.String("ra-prefix", "", "send IPv6 router advertisements for this /64 (e.g. fd77::/64) on -dhcp-interface, for networks without an IPv6 router: iPXE otherwise waits ~13 s")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cli.Usage
@@ -50,7 +52,7 @@ func bootCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := boot.Config{
 		DataDir: *data, HTTPAddr: *httpAddr, PublicURL: *public, APIToken: os.Getenv("STRATA_BOOT_TOKEN"),
 		AssetsDir: *assets, TLSCert: *cert, TLSKey: *key, TFTPAddr: *tftpAddr, TFTPRoot: *tftpRoot,
-		DiscoveryProfile: *discovery,
+		DiscoveryProfile: *discovery, StuckAfter: *stuckAfter,
 	}
 	if *mode == "off" && *raPrefix != "" {
 		fmt.Fprintln(stderr, "strata boot serve: -ra-prefix needs -dhcp full or proxy: it advertises on -dhcp-interface")

@@ -18,6 +18,7 @@ func BootServe(ctx context.Context, cfg boot.Config, io IO) int {
 	cfg.Log = slog.New(slog.NewTextHandler(io.Err, nil))
 	cfg.Ready = func(a boot.Addrs) {
 		fmt.Fprintf(io.Out, "http %s\npublic %s\n", a.HTTP, a.PublicURL)
+		fmt.Fprintf(io.Out, "status page %s/ (log in with STRATA_BOOT_TOKEN)\n", a.PublicURL)
 		if a.TFTP != "" {
 			fmt.Fprintf(io.Out, "tftp %s\n", a.TFTP)
 		}

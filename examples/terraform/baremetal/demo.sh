@@ -28,6 +28,9 @@ set -a
 . "$labdir/lab.env"
 set +a
 
+echo "== the boot server's status page: $STRATA_LAB_BOOT_SERVER/ (open it now to watch the VMs boot, until the lab goes down)"
+echo "   log in with the API token, STRATA_BOOT_TOKEN in $labdir/lab.env: grep STRATA_BOOT_TOKEN $labdir/lab.env"
+
 cp "$root"/examples/terraform/baremetal/*.tf "$root"/examples/terraform/baremetal/*.strata.hcl "$work/"
 tf_init "$work"
 

@@ -42,7 +42,14 @@ type Config struct {
 	// DHCP, when set, answers DHCP on one interface.
 	DHCP             *DHCP
 	DiscoveryProfile string
-	Log              *slog.Logger
+	// StuckAfter is when the status page marks a machine without boot
+	// progress stuck (web.DefaultStuckAfter when zero).
+	StuckAfter time.Duration
+	// Power, when set, shows machines' power states on the status page.
+	// Run leaves it nil unless the caller supplies one: the boot server
+	// holds no BMC passwords.
+	Power web.PowerReader
+	Log   *slog.Logger
 	// Ready, when set, is called once every listener is bound, with the
 	// addresses they got (useful with port 0).
 	Ready func(Addrs)
@@ -105,7 +112,8 @@ func Run(ctx context.Context, cfg Config) error {
 		public = scheme + "://" + ln.Addr().String()
 	}
 	h, err := web.New(web.Config{Store: store, APIToken: cfg.APIToken, PublicURL: public,
-		AssetsDir: cfg.AssetsDir, DiscoveryProfile: cfg.DiscoveryProfile, Log: log, Progress: progress})
+		AssetsDir: cfg.AssetsDir, DiscoveryProfile: cfg.DiscoveryProfile, Log: log, Progress: progress,
+		StuckAfter: cfg.StuckAfter, Power: cfg.Power})
 	if err != nil {
 		ln.Close()
 		return err
@@ -185,12 +193,7 @@ func startDHCP(ctx context.Context, cfg Config, public string, store *inventory.
 		Mode: d.Mode, ServerIP: d.ServerIP, Known: known,
 		ScriptURL:    public + "/boot.ipxe?mac=${mac}",
 		HTTPBootBase: public + "/assets/",
-		Observe: func(ev dhcp.Event) {
-			log.Info("dhcp", "mac", ev.MAC.String(), "request", ev.Request.String(), "reply", ev.Reply.String(), "file", ev.BootFile, "reason", ev.Reason)
-			if m, err := store.MachineByMAC(ctx, ev.MAC.String()); err == nil && ev.BootFile != "" {
-				progress.Record(m.Name, api.StateDHCP) // DHCP answers one packet at a time: no fsync before the reply
-			}
-		},
+		Observe:      DHCPObserver(ctx, store, progress, log),
 	}
 	if d.Mode == dhcp.Full {
 		leases, err := dhcp.NewMemoryLeases(d.RangeStart, d.RangeEnd, d.ServerIP)
@@ -223,6 +226,19 @@ func startDHCP(ctx context.Context, cfg Config, public string, store *inventory.
 		run("dhcp-4011", func() error { defer bs.Close(); return dhcp.ServeBootServer(ctx, bs, r) })
 	}
 	return nil
+}
+
+// DHCPObserver is what the server's DHCP responder tells about every
+// request: a log line and, for a known machine that was given a boot file,
+// the "dhcp" boot step. It is exported so that tests drive the same path a
+// real DHCP exchange takes into the inventory.
+func DHCPObserver(ctx context.Context, store *inventory.Store, progress *inventory.Progress, log *slog.Logger) func(dhcp.Event) {
+	return func(ev dhcp.Event) {
+		log.Info("dhcp", "mac", ev.MAC.String(), "request", ev.Request.String(), "reply", ev.Reply.String(), "file", ev.BootFile, "reason", ev.Reason)
+		if m, err := store.MachineByMAC(ctx, ev.MAC.String()); err == nil && ev.BootFile != "" {
+			progress.Record(m.Name, api.StateDHCP) // DHCP answers one packet at a time: no fsync before the reply
+		}
+	}
 }
 
 const (

@@ -130,4 +130,33 @@
 // write-only: GET shows only its size. A PUT without user_data keeps the
 // current user-data (a client that reads, edits and writes back a profile
 // cannot see it, so it must not wipe it); "user_data": "" clears it.
+//
+// # Status page
+//
+// GET / is a page for people watching machines boot: every machine with
+// its MAC, profile, strata:* tags, power state and its boot steps (DHCP,
+// script, kernel, phone-home) with times, from the inventory's history
+// (the current boot starts at the last "registered" or "dhcp"). It updates
+// live through server-sent events on GET /events: every 500 ms the handler
+// re-reads the inventory and, when the table changed, sends its rows
+// rendered by the page's own template. A machine that is neither ready
+// nor known to be powered off and has had no boot step for
+// Config.StuckAfter (DefaultStuckAfter) is marked stuck, in words as well
+// as in colour. HTML, CSS and a small script are embedded (page/); the page
+// loads nothing from elsewhere (its Content-Security-Policy says so).
+//
+// The page is behind the API token: a login form POSTs it to /login, which
+// compares it in constant time as the API does and sets a session cookie
+// (HttpOnly, SameSite=Strict, Path=/, Secure over TLS). The cookie holds a
+// random session id the server keeps (hashed, for 12 hours, in memory:
+// logout and a restart end sessions), never the token, and the token is
+// never in a URL. A wrong token gets a message and no data, after a
+// one-second delay; five wrong tokens from one address within a minute
+// lock it out for the rest of that minute. POST /logout ends the session.
+//
+// Power states come from Config.Power, which whoever starts the server may
+// supply; the server holds no BMC passwords, so without it the page says
+// so. BMC answers are kept for 10 s and asked for in the background. The
+// page's data is built field by field from the inventory: no machine
+// token, no user-data and no BMC password reaches it.
 package web

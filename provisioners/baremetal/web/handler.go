@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 )
@@ -54,6 +56,12 @@ type Config struct {
 	// Progress, when set, records boot steps in the background (see
 	// inventory.Progress) instead of before each answer.
 	Progress *inventory.Progress
+	// StuckAfter is how long a machine may make no boot progress before
+	// the status page marks it stuck; DefaultStuckAfter when zero.
+	StuckAfter time.Duration
+	// Power, when set, gives the status page the machines' power states.
+	// Optional: the boot server holds no BMC passwords of its own.
+	Power PowerReader
 }
 
 // Handler is the boot server's HTTP side. It is safe for concurrent use.
@@ -65,6 +73,7 @@ type Handler struct {
 	discovery string
 	log       *slog.Logger
 	progress  *inventory.Progress
+	page      *statusPage
 	mux       *http.ServeMux
 }
 
@@ -92,6 +101,9 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	if h.page, err = newStatusPage(cfg, h); err != nil {
+		return nil, err
+	}
 	if cfg.AssetsDir != "" {
 		root, err := os.OpenRoot(cfg.AssetsDir)
 		if err != nil {
@@ -115,8 +127,18 @@ func checkPublicURL(s string) (string, error) {
 	return strings.TrimRight(s, "/"), nil
 }
 
-// Close releases the assets directory.
+// tokenMatches reports whether tok is the API token. Both sides are
+// hashed before the constant-time compare, so neither the content nor the
+// length of the configured token leaks through response timing.
+func (h *Handler) tokenMatches(tok string) bool {
+	sum := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(sum[:], h.apiKey[:]) == 1
+}
+
+// Close ends the status page's event streams and BMC questions and
+// releases the assets directory.
 func (h *Handler) Close() error {
+	h.stopStreams()
 	if h.assets != nil {
 		return h.assets.Close()
 	}
@@ -148,6 +170,7 @@ func (h *Handler) routes() {
 	m.Handle("/api/v1/", h.auth(func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path, "")
 	}))
+	h.pageRoutes(m)
 	h.mux = m
 }
 

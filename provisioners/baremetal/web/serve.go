@@ -45,6 +45,8 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, tlsConfig *tls.
 		// TLS handshake failures and the like otherwise go to the standard
 		// logger, beside rather than in the server's log.
 		srv.ErrorLog = slog.NewLogLogger(hh.log.Handler(), slog.LevelWarn)
+		// Status page event streams never end on their own.
+		srv.RegisterOnShutdown(hh.stopStreams)
 	}
 	errc := make(chan error, 1)
 	go func() {
