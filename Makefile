@@ -44,14 +44,16 @@ release:
 # clients (tftp-hpa, atftp, curl) and the BMC simulator (openipmi, ipmitool)
 # the boot server is tested with, gnupg (it signs and verifies the
 # release's SHA256SUMS), PostgreSQL (the shared state backend's tests run
-# their own server with initdb and pg_ctl); and checks for
+# their own server with initdb and pg_ctl), Graphviz (strata graph -o
+# renders SVG and PNG with its dot); and checks for
 # terraform, which the provider tests drive, and moto_server, the EC2
 # endpoint of the AWS tests (neither is a Debian package).
 deps:
 	@command -v terraform >/dev/null 2>&1 || { \
 	  echo "terraform (>= 1.11) is needed on PATH for the provider tests and make demo"; exit 1; }
 	@bash acceptance/install-missing.sh cloud-init:cloud-init openssl:openssl tftp:tftp-hpa atftp:atftp curl:curl \
-	  ipmi_sim:openipmi ipmitool:ipmitool gpg:gnupg /usr/lib/postgresql/15/bin/initdb:postgresql
+	  ipmi_sim:openipmi ipmitool:ipmitool gpg:gnupg /usr/lib/postgresql/15/bin/initdb:postgresql \
+	  dot:graphviz
 	@bash acceptance/install-missing.sh chromium:chromium
 	@command -v moto_server >/dev/null 2>&1 || { \
 	  echo "moto_server (moto 5.2.x, the EC2 endpoint the AWS tests run against) is needed on PATH: pip install 'moto[server]==5.2.1' where PyPI is reachable (this machine image ships it)"; exit 1; }
@@ -148,12 +150,14 @@ tour: build
 	@echo; echo "== strata render $(DEMO_STACK) -node infra/0"; $(BIN)/strata render $(DEMO_STACK) -node infra/0 -state-dir $(BIN)/state
 	@echo; echo "== strata render $(DEMO_STACK) -layer kubernetes.apps/worker"; $(BIN)/strata render $(DEMO_STACK) -layer kubernetes.apps/worker -state-dir $(BIN)/state
 
-# docs regenerates the provider docs (tfplugindocs) and docs/kinds.md;
-# the tests fail when the committed ones are stale.
+# docs regenerates the provider docs (tfplugindocs), docs/kinds.md and the
+# README's strata graph picture (docs/images/graph.png); the tests fail
+# when the committed ones are stale (the picture: when it is missing).
 docs:
 	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestDocsCurrent$$' ./provider/
 	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestKindsDoc$$' ./internal/catalog/
 	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestPageInBrowser$$' ./provisioners/baremetal/web/
+	STRATA_UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestGraphScreenshot$$' ./internal/cli/
 
 clean:
 	rm -rf $(BIN)

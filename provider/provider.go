@@ -195,5 +195,5 @@ func (p *StrataProvider) Resources(context.Context) []func() resource.Resource {
 
 // DataSources lists the data sources.
 func (p *StrataProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewBootstrapDataSource}
+	return []func() datasource.DataSource{NewBootstrapDataSource, NewGraphDataSource}
 }

@@ -39,6 +39,8 @@ func TestRunFlags(t *testing.T) {
 		{"flags before the path", []string{"validate", "-var", "agents=2", contract}, cli.OK, "", ""},
 		{"a bad variable is the stack's error", []string{"validate", contract, "-var", "no_such_var=1"}, cli.Invalid, "no_such_var", ""},
 		{"plan -json", []string{"plan", contract, "-json"}, cli.OK, "", `"machines"`},
+		{"graph", []string{"graph", contract}, cli.OK, "", `digraph "edge-1" {`},
+		{"graph to a file of no known format", []string{"graph", contract, "-o", "stack.jpg"}, cli.Usage, "-o stack.jpg: name a .svg, .png or .dot file", ""},
 		{"boot without serve", []string{"boot"}, cli.Usage, "usage: strata boot serve", ""},
 		{"boot unknown flag", []string{"boot", "serve", "-htp", ":80"}, cli.Usage, "flag provided but not defined: -htp", ""},
 		{"boot ra without dhcp", []string{"boot", "serve", "-ra-prefix", "fd77::/64"}, cli.Usage, "-ra-prefix needs -dhcp full or proxy", ""},
