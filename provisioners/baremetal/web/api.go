@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -32,8 +30,7 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 			apiError(w, http.StatusUnauthorized, "this API needs an Authorization: Bearer <token> header", "")
 			return
 		}
-		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if subtle.ConstantTimeCompare(sum[:], h.apiKey[:]) != 1 {
+		if !h.tokenMatches(strings.TrimSpace(tok)) {
 			h.log.Warn("refused an API request: wrong bearer token", "remote", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="strata", error="invalid_token"`)
 			apiError(w, http.StatusUnauthorized, "wrong API token", "")

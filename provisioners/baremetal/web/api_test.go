@@ -187,7 +187,17 @@ func TestAPIMachines(t *testing.T) {
 		{name: "not JSON", method: "POST", path: "/api/v1/machines", body: `name=m9`, wantStatus: 400},
 		{name: "empty body", method: "POST", path: "/api/v1/machines", body: ``, wantStatus: 400},
 		{name: "trailing data", method: "POST", path: "/api/v1/machines", body: `{"name":"m9","mac":"52:54:00:00:00:09","profile":"p1"} {}`, wantStatus: 400},
-		{name: "wrong method", method: "PATCH", path: "/api/v1/machines/m1", wantStatus: 405},
+		{name: "re-tag m1", method: "PATCH", path: "/api/v1/machines/m1", body: api.TagsRequest{Tags: map[string]string{"strata:expires": "2031-01-02T03:04:05Z"}}, wantStatus: 200, check: func(b []byte) any {
+			var v api.MachineView
+			json.Unmarshal(b, &v)
+			if v.Tags["strata:expires"] != "2031-01-02T03:04:05Z" || v.Tags["strata:stack"] != "s1" || v.State != api.StateRegistered {
+				return "PATCH should merge the tags and keep the rest"
+			}
+			return nil
+		}},
+		{name: "re-tag with nothing", method: "PATCH", path: "/api/v1/machines/m1", body: `{"tags":{}}`, wantStatus: 400, wantField: "tags"},
+		{name: "re-tag missing", method: "PATCH", path: "/api/v1/machines/nope", body: api.TagsRequest{Tags: map[string]string{"a": "b"}}, wantStatus: 404},
+		{name: "wrong method", method: "PUT", path: "/api/v1/machines/m1", wantStatus: 405},
 		{name: "delete m2", method: "DELETE", path: "/api/v1/machines/m2", wantStatus: 204},
 		{name: "delete m2 again", method: "DELETE", path: "/api/v1/machines/m2", wantStatus: 404},
 		{name: "list after delete", method: "GET", path: "/api/v1/machines?tag=strata:stack=s1", wantStatus: 200, check: wantNames("m1")},
