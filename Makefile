@@ -109,6 +109,7 @@ bench: bench-deps build kube-deps
 	STRATA_REQUIRE_KUBE=1 $(GO) test -run '^$$' -bench BenchmarkHostRollout200 -benchtime 3x ./stacks/layers/kubernetes/
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stacks/plan/
 	bash acceptance/bench/vsphere500.sh
+	STRATA_BENCH_JANITOR_MACHINES=5000 $(GO) test -run '^$$' -bench BenchmarkJanitor -benchtime 3x -timeout 30m ./provisioners/vsphere/
 	bash acceptance/bench/aws500.sh
 	bash acceptance/bench/tftp.sh
 	bash acceptance/bench/http.sh

@@ -1,8 +1,15 @@
 package vsphere
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/stratastack/strata/internal/engine"
+	"github.com/stratastack/strata/provisioners"
+	stackfile "github.com/stratastack/strata/stacks"
+	"github.com/vmware/govmomi/vim25/mo"
 
 	"github.com/stratastack/strata/internal/benchtest"
 
@@ -150,4 +157,85 @@ func BenchmarkList(b *testing.B) {
 			b.Fatalf("List = %d VMs, %v", len(got), err)
 		}
 	}
+}
+
+// janitorMachines is how many tagged VMs BenchmarkJanitor sweeps, in
+// stacks of 10, a fifth of them expired (acceptance/bench/janitor5000.sh
+// sets 5,000: 100 expired stacks among 500).
+var janitorMachines = benchtest.Env("STRATA_BENCH_JANITOR_MACHINES", 500)
+
+// BenchmarkJanitor times a janitor pass from the substrate alone
+// (engine.Sweep) over janitorMachines VMs: "report" lists and groups them
+// by stack and expiry, "remove" also removes the expired fifth (made again,
+// untimed, before each pass). "floor" is one property collector retrieval
+// of the same VMs and properties straight through govmomi: no pass can
+// list in less.
+func BenchmarkJanitor(b *testing.B) {
+	sim := startSim(b, vcsim.Options{})
+	p := open(b, sim, substrate())
+	ctx := b.Context()
+	stacks := janitorMachines / 10
+	expired := stacks / 5
+	makeStacks := func(from, to int, expires time.Time) {
+		b.Helper()
+		if err := benchtest.FanOut((to-from)*10, 50, func(i int) error {
+			m := machine(fmt.Sprintf("j%04d", from+i/10), "w", i%10)
+			m.Tags[provisioners.TagExpires] = provisioners.FormatExpires(expires)
+			_, err := p.Create(ctx, m)
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	now := time.Now()
+	makeStacks(expired, stacks, now.Add(time.Hour))
+	makeStacks(0, expired, now.Add(-time.Hour))
+	// A pass opens (logs in) and closes its own session, as a janitor run.
+	e := engine.New(engine.OpenFunc(func(ctx context.Context, _ *stackfile.Substrate) (provisioners.Provisioner, error) {
+		return Open(ctx, config(sim), substrate())
+	}), engine.Options{Parallelism: 50})
+	janitor := &stackfile.Stack{Name: "janitor", Substrates: []*stackfile.Substrate{{Kind: "vsphere", Name: "dc"}}}
+	grant := func(context.Context, string) (func(error), error) { return func(error) {}, nil }
+
+	b.Run("floor", func(b *testing.B) {
+		for b.Loop() {
+			var vms []mo.VirtualMachine
+			if err := p.retrieveVMs(ctx, vmProps(), &vms); err != nil || len(vms) < janitorMachines {
+				b.Fatalf("%d VMs, %v", len(vms), err)
+			}
+		}
+	})
+	b.Run("report", func(b *testing.B) {
+		for b.Loop() {
+			found, err := e.Sweep(ctx, janitor, now, nil)
+			if err != nil || len(found) != stacks {
+				b.Fatalf("%d stacks, %v", len(found), err)
+			}
+		}
+	})
+	swept := false // the expired fifth is gone, to be made again
+	b.Run("remove", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if swept {
+				b.StopTimer()
+				makeStacks(0, expired, now.Add(-time.Hour))
+				b.StartTimer()
+			}
+			swept = true
+			found, err := e.Sweep(ctx, janitor, now, grant)
+			if err != nil {
+				b.Fatal(err)
+			}
+			removed := 0
+			for _, sw := range found {
+				if sw.Err != nil {
+					b.Fatal(sw.Err)
+				}
+				removed += len(sw.Removed)
+			}
+			if removed != expired*10 {
+				b.Fatalf("removed %d VMs, want %d", removed, expired*10)
+			}
+		}
+	})
 }
