@@ -14,6 +14,7 @@ import (
 	"github.com/stratastack/strata/internal/cli"
 	"github.com/stratastack/strata/provisioners/baremetal/boot"
 	"github.com/stratastack/strata/provisioners/baremetal/dhcp"
+	"github.com/stratastack/strata/provisioners/baremetal/power"
 	"github.com/stratastack/strata/provisioners/baremetal/tftp"
 	"github.com/stratastack/strata/provisioners/baremetal/web"
 )
@@ -45,6 +46,7 @@ func bootCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dns := fs.String("dhcp-dns", "", "full mode: comma-separated DNS servers")
 	lease := fs.Duration("dhcp-lease", time.Hour, "full mode: lease time")
 	stuckAfter := fs.Duration("stuck-after", web.DefaultStuckAfter, "the status page (GET /) marks a machine stuck after this long without a boot step")
+	showPower := fs.Bool("show-power", false, "the status page reads each machine's power state from its BMC with STRATA_BMC_PASSWORD (reads only: the server never powers a machine)")
 	raPrefix := fs.String("ra-prefix", "", "send IPv6 router advertisements for this /64 (e.g. fd77::/64) on -dhcp-interface, for networks without an IPv6 router: iPXE otherwise waits ~13 s")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cli.Usage
@@ -53,6 +55,14 @@ func bootCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		DataDir: *data, HTTPAddr: *httpAddr, PublicURL: *public, APIToken: os.Getenv("STRATA_BOOT_TOKEN"),
 		AssetsDir: *assets, TLSCert: *cert, TLSKey: *key, TFTPAddr: *tftpAddr, TFTPRoot: *tftpRoot,
 		DiscoveryProfile: *discovery, StuckAfter: *stuckAfter,
+	}
+	if *showPower {
+		pw := os.Getenv("STRATA_BMC_PASSWORD")
+		if pw == "" {
+			fmt.Fprintln(stderr, "strata boot serve: -show-power needs STRATA_BMC_PASSWORD, the BMCs' password")
+			return cli.Usage
+		}
+		cfg.Power = power.Reader{Password: pw}
 	}
 	if *mode == "off" && *raPrefix != "" {
 		fmt.Fprintln(stderr, "strata boot serve: -ra-prefix needs -dhcp full or proxy: it advertises on -dhcp-interface")
