@@ -85,6 +85,8 @@ func TestHostLive(t *testing.T) {
 	known := plan.Addresses{"hl-p-0": "127.0.0.1", "hl-p-1": "127.0.0.2", "hl-p-2": "127.0.0.3"}
 
 	p := mesosOnKube(t, cl.Endpoint, 2)
+	first := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	p.Mark = provisioners.Mark{Expires: first, CreatedBy: "https://ci.example/jobs/1"}
 	h, err := p.LayerHost(ctx, sec, "kubernetes.k", known)
 	if err != nil {
 		t.Fatalf("reaching the layer: %v", err)
@@ -121,6 +123,27 @@ func TestHostLive(t *testing.T) {
 	submit(p, "agent")
 	if sts, _ = cl.Client.AppsV1().StatefulSets("hl-m").Get(ctx, "agent", metav1.GetOptions{}); sts.Generation != gen {
 		t.Errorf("re-applying the same objects moved the generation %d -> %d", gen, sts.Generation)
+	}
+	// The run's mark is on each object's own labels, never its pod
+	// template; a TTL extended re-labels without a rollout.
+	if l := sts.Labels; l[layers.LabelExpires] != "20261207T100000Z" || l[layers.LabelCreatedBy] != "ci.example_jobs_1" || sts.Spec.Template.Labels[layers.LabelExpires] != "" {
+		t.Errorf("labels %v, pod template labels %v", l, sts.Spec.Template.Labels)
+	}
+	extended := mesosOnKube(t, cl.Endpoint, 2)
+	extended.Mark = provisioners.Mark{Expires: first.Add(2 * time.Hour), CreatedBy: "https://ci.example/jobs/2"}
+	h2, err := extended.LayerHost(ctx, sec, "kubernetes.k", known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := extended.RenderHosted(ctx, sec, "mesos.m", "agent", known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h2.Submit(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	if sts, _ = cl.Client.AppsV1().StatefulSets("hl-m").Get(ctx, "agent", metav1.GetOptions{}); sts.Generation != gen || sts.Labels[layers.LabelExpires] != "20261207T120000Z" {
+		t.Errorf("after a TTL extension: generation %d -> %d, labels %v", gen, sts.Generation, sts.Labels)
 	}
 	submit(mesosOnKube(t, cl.Endpoint, 3), "agent")
 	if sts, _ = cl.Client.AppsV1().StatefulSets("hl-m").Get(ctx, "agent", metav1.GetOptions{}); *sts.Spec.Replicas != 3 || sts.Status.ReadyReplicas != 3 {
