@@ -52,6 +52,18 @@ func objectType() types.ObjectType {
 	}}
 }
 
+// withStackInput adds to a data source's attributes the three that name
+// the stack it reads: path or source, and vars.
+func withStackInput(attrs map[string]schema.Attribute) map[string]schema.Attribute {
+	attrs["path"] = schema.StringAttribute{Optional: true,
+		MarkdownDescription: "A stack file or folder. Exactly one of `path` and `source` is set."}
+	attrs["source"] = schema.StringAttribute{Optional: true,
+		MarkdownDescription: "The stack inline, in HCL (or JSON) syntax. Exactly one of `path` and `source` is set."}
+	attrs["vars"] = schema.MapAttribute{ElementType: types.StringType, Optional: true,
+		MarkdownDescription: "Values for the stack's variables, as `strata -var NAME=VALUE` takes them."}
+	return attrs
+}
+
 func (d *bootstrapDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_bootstrap"
 }
@@ -63,14 +75,8 @@ func (d *bootstrapDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 			"(Kubernetes manifests or Marathon app definitions).\n\n" +
 			"Every machine of a layer must be rendered with the same `seed`, from which the layer's join secrets derive. " +
 			"Without `seed`, the `strata` CLI's seed file `.strata/STACK.seed` is used (in the working directory, or beside the stack), and created in the working directory when there is none — the same file `strata render` uses.",
-		Attributes: map[string]schema.Attribute{
+		Attributes: withStackInput(map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "`STACK/POOL/INDEX` or `STACK/KIND.NAME/ROLE`."},
-			"path": schema.StringAttribute{Optional: true,
-				MarkdownDescription: "A stack file or folder. Exactly one of `path` and `source` is set."},
-			"source": schema.StringAttribute{Optional: true,
-				MarkdownDescription: "The stack inline, in HCL (or JSON) syntax. Exactly one of `path` and `source` is set."},
-			"vars": schema.MapAttribute{ElementType: types.StringType, Optional: true,
-				MarkdownDescription: "Values for the stack's variables, as `strata -var NAME=VALUE` takes them."},
 			"node": schema.StringAttribute{Optional: true,
 				MarkdownDescription: "The machine to render, `POOL/INDEX` (e.g. `infra/0`). Set either `node`, or `layer` and `role`."},
 			"layer": schema.StringAttribute{Optional: true,
@@ -94,7 +100,7 @@ func (d *bootstrapDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 					"body":   schema.StringAttribute{Computed: true, MarkdownDescription: "The object itself."},
 				}},
 			},
-		},
+		}),
 	}
 }
 

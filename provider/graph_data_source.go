@@ -39,16 +39,10 @@ func (d *graphDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 		MarkdownDescription: "A stack as a picture: its substrates, pools with their sizes, layers, the roles placed on pools and the roles hosted on other layers, " +
 			"with the stage of the bring-up at which each is made, as a [Graphviz](https://graphviz.org) DOT digraph that reads bottom-up — the same drawing as `strata graph`. " +
 			"Write it to a file with the `local_file` resource and render it with `dot -Tsvg`.",
-		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The stack's name."},
-			"path": schema.StringAttribute{Optional: true,
-				MarkdownDescription: "A stack file or folder. Exactly one of `path` and `source` is set."},
-			"source": schema.StringAttribute{Optional: true,
-				MarkdownDescription: "The stack inline, in HCL (or JSON) syntax. Exactly one of `path` and `source` is set."},
-			"vars": schema.MapAttribute{ElementType: types.StringType, Optional: true,
-				MarkdownDescription: "Values for the stack's variables, as `strata -var NAME=VALUE` takes them."},
+		Attributes: withStackInput(map[string]schema.Attribute{
+			"id":  schema.StringAttribute{Computed: true, MarkdownDescription: "The stack's name."},
 			"dot": schema.StringAttribute{Computed: true, MarkdownDescription: "The drawing, in Graphviz's DOT language."},
-		},
+		}),
 	}
 }
 

@@ -52,16 +52,14 @@ func (a ApplyArgs) now() time.Time {
 // compileChecked loads and compiles a stack and checks that this version
 // can apply it, before anything is touched.
 func compileChecked(a Stack, kinds stacks.Kinds, io IO) (*plan.Plan, bool) {
-	s, ok := load(a, kinds, io)
+	s, ok := loadOpenable(a, kinds, io)
 	if !ok {
 		return nil, false
 	}
 	p := plan.Compile(s, kinds)
-	for _, err := range []error{kinds.Unprovisioned(s), engine.Check(p)} {
-		if err != nil {
-			fmt.Fprintf(io.Err, "Error: %v\n", err)
-			return nil, false
-		}
+	if err := engine.Check(p); err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return nil, false
 	}
 	return p, true
 }
@@ -195,13 +193,22 @@ func downRecorded(ctx context.Context, args ApplyArgs, kinds stacks.Kinds, io IO
 	return code
 }
 
-func downOne(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
+// loadOpenable loads a stack whose substrates this build can open.
+func loadOpenable(a Stack, kinds stacks.Kinds, io IO) (*stacks.Stack, bool) {
 	s, ok := load(a, kinds, io)
 	if !ok {
-		return Invalid
+		return nil, false
 	}
 	if err := kinds.Unprovisioned(s); err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return nil, false
+	}
+	return s, true
+}
+
+func downOne(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
+	s, ok := loadOpenable(a, kinds, io)
+	if !ok {
 		return Invalid
 	}
 	b, release, _, seed, ok := lockStack(ctx, args, s.Name, io)

@@ -19,12 +19,8 @@ import (
 // file whose substrate blocks name the datacenters, clouds, regions and
 // boot servers to look in.
 func Sweep(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO, remove bool) int {
-	s, ok := load(a, kinds, io)
+	s, ok := loadOpenable(a, kinds, io)
 	if !ok {
-		return Invalid
-	}
-	if err := kinds.Unprovisioned(s); err != nil {
-		fmt.Fprintf(io.Err, "Error: %v\n", err)
 		return Invalid
 	}
 	b, err := args.State.open(ctx)
