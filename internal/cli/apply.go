@@ -236,12 +236,6 @@ func downOne(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, i
 // Status shows a stack's machines as the substrates report them, or with
 // no path every recorded stack and its expiry.
 func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO) int {
-	b, err := args.State.open(ctx)
-	if err != nil {
-		fmt.Fprintf(io.Err, "Error: %v\n", err)
-		return Invalid
-	}
-	defer b.Close()
 	if args.All {
 		if a.Path == "" {
 			fmt.Fprintln(io.Err, "Error: status -all takes a PATH: a stack file or a janitor file whose substrate blocks name where to look")
@@ -249,6 +243,12 @@ func Status(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io
 		}
 		return Sweep(ctx, a, args, kinds, io, false)
 	}
+	b, err := args.State.open(ctx)
+	if err != nil {
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return Invalid
+	}
+	defer b.Close()
 	if a.Path == "" {
 		all, err := b.All(ctx)
 		if err != nil {

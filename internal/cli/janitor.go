@@ -23,15 +23,16 @@ func Sweep(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io 
 	if !ok {
 		return Invalid
 	}
-	b, err := args.State.open(ctx)
-	if err != nil {
-		fmt.Fprintf(io.Err, "Error: %v\n", err)
-		return Invalid
-	}
-	defer b.Close()
 	now := args.now()
 	var claim engine.Claim
 	if remove {
+		// Only removing needs the backend: for locks and records.
+		b, err := args.State.open(ctx)
+		if err != nil {
+			fmt.Fprintf(io.Err, "Error: %v\n", err)
+			return Invalid
+		}
+		defer b.Close()
 		claim = claimExpired(b, args, now)
 	}
 	prog := newProgress(io, args.Live, "down", 0)
