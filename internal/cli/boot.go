@@ -18,10 +18,11 @@ func BootServe(ctx context.Context, cfg boot.Config, io IO) int {
 	cfg.Log = slog.New(slog.NewTextHandler(io.Err, nil))
 	cfg.Ready = func(a boot.Addrs) {
 		fmt.Fprintf(io.Out, "http %s\npublic %s\n", a.HTTP, a.PublicURL)
-		fmt.Fprintf(io.Out, "status page %s/ (log in with STRATA_BOOT_TOKEN)\n", a.PublicURL)
 		if a.TFTP != "" {
 			fmt.Fprintf(io.Out, "tftp %s\n", a.TFTP)
 		}
+		// After the addresses, which scripts read line by line.
+		fmt.Fprintf(io.Out, "status page %s/ (log in with STRATA_BOOT_TOKEN)\n", a.PublicURL)
 	}
 	if err := boot.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(io.Err, "Error: %v\n", err)
