@@ -66,9 +66,20 @@ layer "mesos" "m" {
   name = "t"
 }
 substrate "vsphere" "dc" {
+  template = "t"
+}
+`, []want{{4, `Missing required attribute "datacenter"`, ""}}},
+		{"a pool without a template", `stack {
+  name = "t"
+}
+substrate "vsphere" "dc" {
   datacenter = "DC0"
 }
-`, []want{{4, `Missing required attribute "template"`, ""}}},
+pool "p" {
+  substrate = substrate.vsphere.dc
+  size      = 1
+}
+`, []want{{7, `No template`, "set template in the substrate block or in the pool"}}},
 		{"wrong type", head + `pool "p" {
   substrate = substrate.vsphere.dc
   size      = "six"

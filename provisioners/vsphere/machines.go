@@ -29,6 +29,9 @@ func (p *Provisioner) Create(ctx context.Context, m provisioners.Machine) (provi
 		return provisioners.Instance{}, err
 	}
 	tmplName := cmp.Or(m.Pool.String("template"), p.template)
+	if tmplName == "" {
+		return provisioners.Instance{}, fmt.Errorf("vsphere: machine %s: neither its pool nor the substrate block sets a template", m.Name)
+	}
 	tmpl, err := p.lookupTemplate(ctx, tmplName)
 	if err != nil {
 		return provisioners.Instance{}, err

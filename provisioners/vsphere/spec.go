@@ -18,7 +18,7 @@ func Spec() provisioners.Spec {
 			{Name: "resource_pool", Type: cty.String, Doc: "resource pool path, instead of cluster."},
 			{Name: "datastore", Type: cty.String, Doc: "datastore for the clones; defaults to the template's."},
 			{Name: "network", Type: cty.String, Doc: "port group for the first NIC; defaults to the template's."},
-			{Name: "template", Type: cty.String, Required: true, Doc: "VM template to clone: a name, looked up in the datacenter, or a path under its VM folder."},
+			{Name: "template", Type: cty.String, Doc: "VM template to clone: a name, looked up in the datacenter, or a path under its VM folder; every pool needs one, here or its own (a janitor's file, which has no pools, needs none)."},
 			{Name: "folder", Type: cty.String, Doc: "VM folder, a path under the datacenter's VM folder (which is the default); a sub-folder strata-<stack> per stack is made in it."},
 			{Name: "password", Type: cty.String, Secret: "set VSPHERE_PASSWORD, or password in the provider's vsphere block (sensitive, never stored in state)."},
 		},
@@ -27,5 +27,18 @@ func Spec() provisioners.Spec {
 			{Name: "datastore", Type: cty.String, Doc: "overrides the substrate's datastore."},
 			{Name: "network", Type: cty.String, Doc: "overrides the substrate's network."},
 		},
+		CheckPool: checkPool,
 	}
+}
+
+// checkPool asks a template of every pool, its own or the substrate's. An
+// unknown one (a Terraform value known only at apply) passes.
+func checkPool(substrate, pool schema.Values, _ int) []provisioners.Problem {
+	for _, v := range []schema.Values{pool, substrate} {
+		if t, ok := v.Attrs["template"]; ok && (!t.IsKnown() || !t.IsNull() && t.AsString() != "") {
+			return nil
+		}
+	}
+	return []provisioners.Problem{{Attr: "template", Summary: "No template",
+		Detail: "A pool on vSphere clones a template: set template in the substrate block or in the pool."}}
 }

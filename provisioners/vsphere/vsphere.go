@@ -203,13 +203,12 @@ func (p *Provisioner) resolve(ctx context.Context, s schema.Values) error {
 	}
 
 	// The settings a pool may override are resolved now as well, so a
-	// wrong substrate-level name fails at Open.
-	p.template = s.String("template")
-	if p.template == "" {
-		return errors.New("vsphere: the substrate block sets no template")
-	}
-	if _, err := p.lookupTemplate(ctx, p.template); err != nil {
-		return err
+	// wrong substrate-level name fails at Open. Without pools (a janitor)
+	// there may be no template; a pool without one fails validation.
+	if p.template = s.String("template"); p.template != "" {
+		if _, err := p.lookupTemplate(ctx, p.template); err != nil {
+			return err
+		}
 	}
 	p.datastore, p.network = s.String("datastore"), s.String("network")
 	if _, err := p.lookupDatastore(ctx, p.datastore); err != nil {
