@@ -37,6 +37,8 @@ type client struct {
 	settings    settings
 	parallelism int
 	kinds       stacks.Kinds
+	// author is who the machines this provider makes say made them.
+	author string
 	// opener opens a substrate of a supported kind: the registry with the
 	// resolved settings, or the in-memory substrate of the provider's tests.
 	opener func(ctx context.Context, sub *stacks.Substrate) (provisioners.Provisioner, error)

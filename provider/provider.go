@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/engine"
+	"github.com/stratastack/strata/internal/state"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
 )
@@ -127,6 +128,7 @@ func (p *StrataProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		settings:    cfg,
 		parallelism: engine.DefaultParallelism,
 		kinds:       kinds,
+		author:      state.HolderFrom(os.Getenv).Author(),
 		opener:      p.open,
 	}
 	if c.opener == nil {

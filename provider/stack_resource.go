@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -44,6 +45,7 @@ type stackModel struct {
 	Path     types.String `tfsdk:"path"`
 	Source   types.String `tfsdk:"source"`
 	Vars     types.Map    `tfsdk:"vars"`
+	Expires  types.String `tfsdk:"expires_at"`
 	Name     types.String `tfsdk:"name"`
 	Machines types.Map    `tfsdk:"machines"`
 	Layers   types.List   `tfsdk:"layers"`
@@ -125,6 +127,12 @@ func (r *stackResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				MarkdownDescription: "Values for the stack's variables, as `strata -var NAME=VALUE` takes them: a string variable takes the value literally; " +
 					"any other type parses it as an expression (`\"5\"`, `\"true\"`, `\"[\\\"a\\\", \\\"b\\\"]\"`).",
 			},
+			"expires_at": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "When the stack is no longer wanted, RFC 3339 (e.g. from the `time_offset` resource of the `hashicorp/time` provider): " +
+					"every machine carries it in its `strata:expires` tag, so that `strata down -expired` removes the stack from its substrates after a CI job that died never ran `terraform destroy`. " +
+					"Changing it re-tags the machines; machines also carry `strata:created-by`, the CI job's URL (GitHub Actions, GitLab CI, Jenkins, Buildkite) or user@host.",
+			},
 			"name": schema.StringAttribute{
 				Computed:            true,
 				MarkdownDescription: "The stack's name (its `stack { name }`), which every machine carries in its `strata:stack` tag. Renaming a stack replaces it.",
@@ -169,6 +177,21 @@ func (r *stackResource) ValidateConfig(ctx context.Context, req resource.Validat
 		return
 	}
 	exactlyOne(&resp.Diagnostics, m.Path, m.Source)
+	if _, err := expiresAt(m.Expires); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("expires_at"), "Invalid expires_at", err.Error())
+	}
+}
+
+// expiresAt parses expires_at; null or unknown is no expiry (yet).
+func expiresAt(v types.String) (time.Time, error) {
+	if v.IsNull() || v.IsUnknown() {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v.ValueString())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time, such as 2026-12-07T18:00:00Z", v.ValueString())
+	}
+	return t, nil
 }
 
 // exactlyOne reports a configuration that sets both or neither of path
@@ -500,9 +523,15 @@ func writePrivate(ctx context.Context, p privateSetter, seed *secrets.Seed, snap
 	return diags
 }
 
-// applyStack brings the stack up and returns what the engine reports plus
-// the number of machines it adopted rather than created.
-func (r *stackResource) applyStack(ctx context.Context, p *plan.Plan, seed *secrets.Seed) (*engine.Result, int, error) {
+// applyStack brings the stack up, its machines marked with m's expiry and
+// this run's author, and returns what the engine reports plus the number
+// of machines it adopted rather than created.
+func (r *stackResource) applyStack(ctx context.Context, p *plan.Plan, m stackModel, seed *secrets.Seed) (*engine.Result, int, error) {
+	expires, err := expiresAt(m.Expires)
+	if err != nil {
+		return nil, 0, err
+	}
+	p.Mark = provisioners.Mark{Expires: expires, CreatedBy: r.client.author}
 	var adopted atomic.Int64
 	e := r.client.engine(ctx, len(p.Machines), func(ev engine.Event) {
 		if ev.Action == engine.ActionAdopt {
@@ -538,7 +567,7 @@ func (r *stackResource) Create(ctx context.Context, req resource.CreateRequest, 
 	planned := map[string]machineModel{}
 	resp.Diagnostics.Append(machinesOf(ctx, m.Machines, planned)...)
 
-	res, adopted, err := r.applyStack(ctx, p, seed)
+	res, adopted, err := r.applyStack(ctx, p, m, seed)
 	if err != nil && (res == nil || len(res.Machines) == 0) {
 		resp.Diagnostics.AddAttributeError(in.attr(), "Cannot bring the stack up", fmt.Sprintf("%v\n\nNo machine of stack %q was made.", err, s.Name))
 		return
@@ -600,7 +629,7 @@ func (r *stackResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	before := map[string]machineModel{}
 	resp.Diagnostics.Append(machinesOf(ctx, prior.Machines, before)...)
 
-	res, _, err := r.applyStack(ctx, p, seed)
+	res, _, err := r.applyStack(ctx, p, m, seed)
 	if res == nil {
 		// Nothing was touched: the engine stops before it acts.
 		resp.Diagnostics.Append(resp.State.Set(ctx, prior)...)

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -461,4 +462,53 @@ func TestOrphanMachine(t *testing.T) {
 	if m := orphanMachine("edge-1", "other-thing"); !m.Pool.IsNull() || !m.Index.IsNull() {
 		t.Fatalf("a foreign name parsed: %+v", m)
 	}
+}
+
+// TestStackResourceExpiry: expires_at and the CI job are on every
+// machine's tags, and a new expires_at re-tags the same machines.
+func TestStackResourceExpiry(t *testing.T) {
+	t.Setenv("CI_JOB_URL", "https://ci.example/jobs/7")
+	mem := fakesub.New()
+	path := writeStack(t, "t1.strata.hcl", testStack)
+	config := func(expires string) string {
+		return fmt.Sprintf(`
+resource "strata_stack" "t" {
+  path       = %q
+  expires_at = %q
+}
+`, path, expires)
+	}
+	tagged := func(expires string) func(*terraform.State) error {
+		return func(*terraform.State) error {
+			list, err := mem.List(t.Context(), map[string]string{provisioners.TagStack: "t1"})
+			if err != nil || len(list) != 5 {
+				return fmt.Errorf("%d machines, %v", len(list), err)
+			}
+			for _, in := range list {
+				if in.Tags[provisioners.TagExpires] != expires || in.Tags[provisioners.TagCreatedBy] != "https://ci.example/jobs/7" {
+					return fmt.Errorf("%s tags %v, want expires %s", in.Name, in.Tags, expires)
+				}
+			}
+			return nil
+		}
+	}
+	ids := map[string]string{}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProvider(mem),
+		CheckDestroy:             expectVMs(mem, nil),
+		Steps: []resource.TestStep{
+			{Config: config("tomorrow"), ExpectError: wrapped(`Invalid expires_at`, `"tomorrow" is not an RFC 3339 time`)},
+			{Config: config("2030-01-01T00:00:00Z"), Check: resource.ComposeTestCheckFunc(tagged("2030-01-01T00:00:00Z"), func(*terraform.State) error {
+				maps.Copy(ids, mem.IDs())
+				return nil
+			})},
+			{
+				Config: config("2030-01-01T06:00:00+02:00"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("strata_stack.t", plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeTestCheckFunc(tagged("2030-01-01T04:00:00Z"), keptIDs(mem, ids)),
+			},
+		},
+	})
 }

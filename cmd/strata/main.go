@@ -17,6 +17,7 @@ import (
 	"github.com/stratastack/strata/internal/catalog"
 	"github.com/stratastack/strata/internal/cli"
 	"github.com/stratastack/strata/internal/engine"
+	"github.com/stratastack/strata/internal/state"
 	"github.com/stratastack/strata/internal/version"
 	"github.com/stratastack/strata/stacks"
 )
@@ -139,7 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Usage
 	}
 	out := cli.IO{Out: stdout, Err: stderr, Width: 100}
-	st := cli.StateArgs{Dir: *stateDir, URL: *stateURL, Key: os.Getenv("STRATA_STATE_KEY"), Holder: cli.HolderFrom(os.Getenv), LockTimeout: *lockTimeout}
+	st := cli.StateArgs{Dir: *stateDir, URL: *stateURL, Key: os.Getenv("STRATA_STATE_KEY"), Holder: state.HolderFrom(os.Getenv), LockTimeout: *lockTimeout}
 	if cmd == "state" {
 		if path != "migrate" || *from == "" || *to == "" {
 			fmt.Fprintln(stderr, "usage: strata state migrate -from BACKEND -to BACKEND (a folder or postgres://...; STRATA_STATE_KEY seals seeds in a database)")

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -40,25 +39,6 @@ func openBackend(ctx context.Context, url, dir, key string) (state.Backend, erro
 		return nil, fmt.Errorf("-state %s: a folder, or postgres://USER@HOST/DB", strings.SplitN(url, "://", 2)[0]+"://...")
 	}
 	return state.Files{Dir: state.Dir(url)}, nil
-}
-
-// HolderFrom names this run for locks: user, host and process, and the CI
-// job's URL when the environment of GitHub Actions, GitLab CI, Jenkins or
-// Buildkite gives one.
-func HolderFrom(getenv func(string) string) state.Holder {
-	host, _ := os.Hostname()
-	h := state.Holder{Who: fmt.Sprintf("%s@%s pid %d", getenv("USER"), host, os.Getpid())}
-	switch {
-	case getenv("GITHUB_RUN_ID") != "":
-		h.Job = fmt.Sprintf("%s/%s/actions/runs/%s", getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"))
-	case getenv("CI_JOB_URL") != "":
-		h.Job = getenv("CI_JOB_URL")
-	case getenv("BUILD_URL") != "":
-		h.Job = getenv("BUILD_URL")
-	case getenv("BUILDKITE_BUILD_URL") != "":
-		h.Job = getenv("BUILDKITE_BUILD_URL")
-	}
-	return h
 }
 
 // Migrate copies every recorded stack, with its seed, from one backend to

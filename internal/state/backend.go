@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -35,6 +36,25 @@ type Backend interface {
 type Holder struct {
 	Who string `json:"who"`
 	Job string `json:"job,omitempty"`
+}
+
+// HolderFrom names this run for locks: user, host and process, and the CI
+// job's URL when the environment of GitHub Actions, GitLab CI, Jenkins or
+// Buildkite gives one.
+func HolderFrom(getenv func(string) string) Holder {
+	host, _ := os.Hostname()
+	h := Holder{Who: fmt.Sprintf("%s@%s pid %d", getenv("USER"), host, os.Getpid())}
+	switch {
+	case getenv("GITHUB_RUN_ID") != "":
+		h.Job = fmt.Sprintf("%s/%s/actions/runs/%s", getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"))
+	case getenv("CI_JOB_URL") != "":
+		h.Job = getenv("CI_JOB_URL")
+	case getenv("BUILD_URL") != "":
+		h.Job = getenv("BUILD_URL")
+	case getenv("BUILDKITE_BUILD_URL") != "":
+		h.Job = getenv("BUILDKITE_BUILD_URL")
+	}
+	return h
 }
 
 // Author is who a run's machines say made them (strata:created-by): the
