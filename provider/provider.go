@@ -15,8 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/stratastack/strata/internal/catalog"
+	"github.com/stratastack/strata/internal/ci"
 	"github.com/stratastack/strata/internal/engine"
-	"github.com/stratastack/strata/internal/state"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/stacks"
 )
@@ -128,7 +128,7 @@ func (p *StrataProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		settings:    cfg,
 		parallelism: engine.DefaultParallelism,
 		kinds:       kinds,
-		author:      state.HolderFrom(os.Getenv).Author(),
+		author:      ci.Author(os.Getenv),
 		opener:      p.open,
 	}
 	if c.opener == nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stratastack/strata/internal/catalog"
+	"github.com/stratastack/strata/internal/ci"
 	"github.com/stratastack/strata/internal/cli"
 	"github.com/stratastack/strata/internal/engine"
 	"github.com/stratastack/strata/internal/state"
@@ -159,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := cli.Stack{Path: path, Vars: vars, VarFiles: varFiles}
 	env, problems := kinds.Environment(os.Getenv)
 	apply := cli.ApplyArgs{
-		State: st, Parallelism: int(*parallelism), TTL: *ttl, Expired: *expired, All: *all,
+		State: st, Parallelism: int(*parallelism), TTL: *ttl, Expired: *expired, All: *all, Author: ci.Author(os.Getenv),
 		Env: env, Live: isTerminal(stderr),
 	}
 	if cmd == "up" || cmd == "down" || cmd == "status" {

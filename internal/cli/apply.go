@@ -26,6 +26,9 @@ type ApplyArgs struct {
 	TTL         time.Duration // up: 0 keeps the recorded TTL (none by default)
 	Expired     bool          // down: remove every expired stack recorded
 	All         bool          // status: every stack on PATH's substrates
+	// Author is who the machines this run makes say made them
+	// (strata:created-by).
+	Author string
 	// Env holds each substrate kind's settings, resolved from the
 	// environment (stacks.Kinds.Environment).
 	Env map[string]provisioners.Env
@@ -101,7 +104,7 @@ func Up(ctx context.Context, a Stack, args ApplyArgs, kinds stacks.Kinds, io IO)
 		fmt.Fprintf(io.Err, "Error: saving state: %v\n", err)
 		return Invalid
 	}
-	p.Mark = provisioners.Mark{Expires: rec.Expires(), CreatedBy: args.State.Holder.Author()}
+	p.Mark = provisioners.Mark{Expires: rec.Expires(), CreatedBy: args.Author}
 	prog := newProgress(io, args.Live, "up", len(p.Machines))
 	e := engine.New(args.opener(kinds), engine.Options{Parallelism: args.Parallelism, Report: prog.event})
 	res, applyErr := e.Apply(ctx, p, seed)

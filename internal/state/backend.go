@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/stratastack/strata/internal/ci"
 	"github.com/stratastack/strata/internal/secrets"
 )
 
@@ -39,32 +39,9 @@ type Holder struct {
 }
 
 // HolderFrom names this run for locks: user, host and process, and the CI
-// job's URL when the environment of GitHub Actions, GitLab CI, Jenkins or
-// Buildkite gives one.
+// job's URL when the environment gives one.
 func HolderFrom(getenv func(string) string) Holder {
-	host, _ := os.Hostname()
-	h := Holder{Who: fmt.Sprintf("%s@%s pid %d", getenv("USER"), host, os.Getpid())}
-	switch {
-	case getenv("GITHUB_RUN_ID") != "":
-		h.Job = fmt.Sprintf("%s/%s/actions/runs/%s", getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"))
-	case getenv("CI_JOB_URL") != "":
-		h.Job = getenv("CI_JOB_URL")
-	case getenv("BUILD_URL") != "":
-		h.Job = getenv("BUILD_URL")
-	case getenv("BUILDKITE_BUILD_URL") != "":
-		h.Job = getenv("BUILDKITE_BUILD_URL")
-	}
-	return h
-}
-
-// Author is who a run's machines say made them (strata:created-by): the
-// CI job, else user@host.
-func (h Holder) Author() string {
-	if h.Job != "" {
-		return h.Job
-	}
-	who, _, _ := strings.Cut(h.Who, " pid ")
-	return who
+	return Holder{Who: fmt.Sprintf("%s pid %d", ci.User(getenv), os.Getpid()), Job: ci.Job(getenv)}
 }
 
 func (h Holder) String() string {
