@@ -70,30 +70,29 @@ func (e *Engine) Sweep(ctx context.Context, s *stacks.Stack, now time.Time, clai
 	if claim == nil {
 		return out, nil
 	}
-	var mu sync.Mutex
-	_ = each(ctx, out, func(ctx context.Context, sw Swept) error {
-		if !sw.Expired {
-			return nil
+	var expired []int
+	for i, sw := range out {
+		if sw.Expired {
+			expired = append(expired, i)
 		}
-		i := slices.IndexFunc(out, func(o Swept) bool { return o.Stack == sw.Stack })
+	}
+	// Each worker writes only its own out[i].
+	_ = each(ctx, expired, func(ctx context.Context, i int) error {
+		sw := &out[i]
 		release, err := claim(ctx, sw.Stack)
 		if err != nil {
-			mu.Lock()
-			out[i].Skipped = err
-			mu.Unlock()
+			sw.Skipped = err
 			return nil
 		}
-		var removed []string
+		var mu sync.Mutex
 		err = e.sweepStack(ctx, subs, byStack[sw.Stack], func(name string) {
 			mu.Lock()
-			removed = append(removed, name)
+			sw.Removed = append(sw.Removed, name)
 			mu.Unlock()
 		})
 		release(err)
-		mu.Lock()
-		defer mu.Unlock()
-		slices.Sort(removed)
-		out[i].Removed, out[i].Err = removed, err
+		slices.Sort(sw.Removed)
+		sw.Err = err
 		return nil // one stack's failure does not stop the others
 	})
 	return out, ctx.Err()

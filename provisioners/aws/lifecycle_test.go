@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/aws/mototest"
+	"github.com/stratastack/strata/provisioners/provtest"
 )
 
 // TestLifecycle makes a quorum of three over three subnets, one with
@@ -64,14 +65,8 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("List of another stack = %+v", other)
 	}
 	// A TTL extended re-tags: the new expiry replaces the old, the rest stays.
-	if err := p.Tag(ctx, got[0].ID, map[string]string{provisioners.TagExpires: "2031-01-02T03:04:05Z"}); err != nil {
-		t.Fatalf("Tag: %v", err)
-	}
-	if err := p.Tag(ctx, got[0].ID, map[string]string{provisioners.TagExpires: "2031-02-03T04:05:06Z"}); err != nil {
-		t.Fatalf("Tag: %v", err)
-	}
-	if in, err := p.Read(ctx, got[0].ID); err != nil || in.Tags[provisioners.TagExpires] != "2031-02-03T04:05:06Z" || in.Tags[provisioners.TagStack] != "life" {
-		t.Errorf("after Tag, Read = %+v, %v", in, err)
+	if err := provtest.Retag(ctx, p, got[0].ID, "life"); err != nil {
+		t.Error(err)
 	}
 
 	for name, id := range ids {

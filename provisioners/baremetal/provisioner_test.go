@@ -23,6 +23,7 @@ import (
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/provisioners/baremetal/power"
 	"github.com/stratastack/strata/provisioners/baremetal/web/webtest"
+	"github.com/stratastack/strata/provisioners/provtest"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -367,14 +368,8 @@ func TestCreateReadyListDelete(t *testing.T) {
 		t.Fatalf("List = %v, want %v", got, ids)
 	}
 	// A TTL extended re-tags: the new expiry replaces the old, the rest stays.
-	if err := p.Tag(ctx, ids[0], map[string]string{provisioners.TagExpires: "2031-01-02T03:04:05Z"}); err != nil {
-		t.Fatalf("Tag: %v", err)
-	}
-	if err := p.Tag(ctx, ids[0], map[string]string{provisioners.TagExpires: "2031-02-03T04:05:06Z"}); err != nil {
-		t.Fatalf("Tag: %v", err)
-	}
-	if in, err := p.Read(ctx, ids[0]); err != nil || in.Tags[provisioners.TagExpires] != "2031-02-03T04:05:06Z" || in.Tags[provisioners.TagStack] != "mesos" {
-		t.Errorf("after Tag, Read = %+v, %v", in, err)
+	if err := provtest.Retag(ctx, p, ids[0], "mesos"); err != nil {
+		t.Error(err)
 	}
 
 	for i, id := range ids {

@@ -20,6 +20,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/stratastack/strata/provisioners"
 	"github.com/stratastack/strata/provisioners/openstack/cloudtest"
+	"github.com/stratastack/strata/provisioners/provtest"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -245,14 +246,8 @@ func TestLiveLifecycle(t *testing.T) {
 	}
 
 	// A TTL extended re-tags: the new expiry replaces the old, the rest stays.
-	if err := p.Tag(ctx, made[0].ID, map[string]string{provisioners.TagExpires: "2031-01-02T03:04:05Z"}); err != nil {
-		t.Fatalf("Tag: %v", err)
-	}
-	if err := p.Tag(ctx, made[0].ID, map[string]string{provisioners.TagExpires: "2031-02-03T04:05:06Z"}); err != nil {
-		t.Fatalf("Tag: %v", err)
-	}
-	if in, err := p.Read(ctx, made[0].ID); err != nil || in.Tags[provisioners.TagExpires] != "2031-02-03T04:05:06Z" || in.Tags[provisioners.TagStack] != stack {
-		t.Errorf("after Tag, Read = %+v, %v", in, err)
+	if err := provtest.Retag(ctx, p, made[0].ID, stack); err != nil {
+		t.Error(err)
 	}
 
 	start = time.Now()

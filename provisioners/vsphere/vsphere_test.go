@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stratastack/strata/provisioners"
+	"github.com/stratastack/strata/provisioners/provtest"
 	"github.com/stratastack/strata/provisioners/vsphere/vcsim"
 	"github.com/stratastack/strata/stacks/schema"
 	"github.com/vmware/govmomi"
@@ -217,14 +218,8 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("List = %v, want %v", ids(listed), ids(made))
 	}
 	// A TTL extended re-tags: the new expiry replaces the old, the rest stays.
-	if err := p.Tag(ctx, made[0].ID, map[string]string{provisioners.TagExpires: "2031-01-02T03:04:05Z"}); err != nil {
-		t.Fatalf("Tag: %v", err)
-	}
-	if err := p.Tag(ctx, made[0].ID, map[string]string{provisioners.TagExpires: "2031-02-03T04:05:06Z"}); err != nil {
-		t.Fatalf("Tag: %v", err)
-	}
-	if in, err := p.Read(ctx, made[0].ID); err != nil || in.Tags[provisioners.TagExpires] != "2031-02-03T04:05:06Z" || in.Tags[provisioners.TagStack] != "lab" {
-		t.Errorf("after Tag, Read = %+v, %v", in, err)
+	if err := provtest.Retag(ctx, p, made[0].ID, "lab"); err != nil {
+		t.Error(err)
 	}
 
 	for _, in := range listed {

@@ -32,6 +32,7 @@ import (
 	"github.com/stratastack/strata/provisioners/baremetal/dhcp"
 	"github.com/stratastack/strata/provisioners/baremetal/inventory"
 	"github.com/stratastack/strata/provisioners/baremetal/web"
+	"github.com/stratastack/strata/provisioners/baremetal/web/webtest"
 )
 
 const browserToken = "browser-test-api-token-7f3c9a0e5d21"
@@ -48,23 +49,9 @@ type browserServer struct {
 
 func startBrowserServer(t *testing.T, stuckAfter time.Duration) *browserServer {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := inventory.Open(filepath.Join(dir, "inventory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, assets := webtest.Files(t)
 	progress := store.NewProgress(nil)
 	t.Cleanup(progress.Close) // before the store closes: cleanups run last first
-	assets := filepath.Join(dir, "assets")
-	if err := os.Mkdir(assets, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range map[string]string{"vmlinuz": "KERNEL", "initrd.img": "INITRD"} {
-		if err := os.WriteFile(filepath.Join(assets, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	log := slog.New(slog.DiscardHandler)

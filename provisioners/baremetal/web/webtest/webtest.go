@@ -33,8 +33,10 @@ type Server struct {
 	bodies bytes.Buffer
 }
 
-// Start serves a boot server whose API takes token, until the test ends.
-func Start(t testing.TB, token string) *Server {
+// Files are what a boot server serves from, for one test: a fresh
+// inventory (closed when the test ends) and an assets folder holding
+// Assets().
+func Files(t testing.TB) (*inventory.Store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := inventory.Open(filepath.Join(dir, "inventory.db"))
@@ -51,6 +53,13 @@ func Start(t testing.TB, token string) *Server {
 			t.Fatal(err)
 		}
 	}
+	return store, assets
+}
+
+// Start serves a boot server whose API takes token, until the test ends.
+func Start(t testing.TB, token string) *Server {
+	t.Helper()
+	store, assets := Files(t)
 	srv := httptest.NewUnstartedServer(nil)
 	s := &Server{URL: "http://" + srv.Listener.Addr().String(), Store: store}
 	h, err := web.New(web.Config{Store: store, APIToken: token, PublicURL: s.URL, AssetsDir: assets})
